@@ -1,0 +1,18 @@
+"""The one exception type users see: the CLI prints it as one line and exits with code 2."""
+
+
+class ConfigError(ValueError):
+    """Bad user input (spec, YAML, space, sweep, data path); the message names where and what."""
+
+    def __init__(self, message: str, *, key: str | None = None, source: str | None = None):
+        self.message, self.key, self.source = message, key, source
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.source, self.key) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+    def located(self, *, source: str | None = None, prefix: str | None = None) -> "ConfigError":
+        """Return the same error with a file name and/or a key prefix added (raised by loaders)."""
+        key = f"{prefix}.{self.key}" if prefix and self.key else (prefix or self.key)
+        return ConfigError(self.message, key=key, source=source or self.source)

@@ -1,0 +1,26 @@
+"""Shared fixtures: run the CLI in-process or as a subprocess."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pycls_like.cli import main
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `pycls-like ARGS` in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run `python -m pycls_like.cli ARGS` in a fresh interpreter."""
+    cmd = [sys.executable, "-m", "pycls_like.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
