@@ -1,0 +1,270 @@
+"""All the numbers of a design-space comparison, from sweep tables only (no plotting, no torch).
+
+`analyze` runs the statistics of On Network Design Spaces for Visual Recognition (EDFs, normalized
+EDFs, KS tests, bootstrap bands, best-of-n) and of Designing Network Design Spaces (parameter
+trends, bootstrap good ranges, quantized-linear fits) over one or more populations.
+"""
+
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from pycls_like.analysis import edf as E
+from pycls_like.analysis.qlinear import fit_quantized_linear_many
+from pycls_like.analysis.table import Population, as_numeric, block_widths, parameter_columns
+from pycls_like.analysis.trends import GoodRange, best_shares, good_range, spearman
+from pycls_like.errors import ConfigError
+
+
+@dataclass
+class PopulationAnalysis:
+    """One population's numbers; `rows` are its complete+diverged runs (plus fit columns)."""
+
+    name: str
+    source: str
+    rows: pd.DataFrame
+    counts: dict[str, int]
+    edf: E.EDF
+    band: E.Band
+    best_of_n: E.BestOfN
+    edf_normalized: E.EDF | None = None
+    band_normalized: E.Band | None = None
+    good_ranges: dict[str, GoodRange] = field(default_factory=dict)
+    best_shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    spearman: pd.DataFrame | None = None
+    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def best(self, error: str) -> pd.Series:
+        return self.rows.loc[self.rows[error].idxmin()]
+
+
+@dataclass
+class Analysis:
+    """The comparison: per-population results, pairwise KS tests, and notes for the reader."""
+
+    error: str
+    metric: str
+    populations: list[PopulationAnalysis]
+    params: list[str]
+    ks: list[tuple[str, str, E.KSResult]]
+    ks_normalized: list[tuple[str, str, E.KSResult]]
+    notes: list[str]
+
+    @property
+    def has_fits(self) -> bool:
+        return any("e_fit" in p.rows for p in self.populations)
+
+    def to_json(self) -> dict:
+        """Plain-JSON summary of every number (written beside the HTML report)."""
+        return _clean(
+            {
+                "error": self.error,
+                "metric": self.metric,
+                "notes": self.notes,
+                "populations": [
+                    _population_json(p, self.error, self.metric) for p in self.populations
+                ],
+                "ks": [_ks_json(a, b, r) for a, b, r in self.ks],
+                "ks_normalized": [_ks_json(a, b, r) for a, b, r in self.ks_normalized],
+            }
+        )
+
+
+def analyze(
+    pops: list[Population],
+    error: str = "top1_err",
+    metric: str = "flops",
+    bins: int = 10,
+    n_boot: int = 1000,
+    seed: int = 0,
+    best_runs: int = 3,
+) -> Analysis:
+    """Compute every statistic of the report; randomness from one explicit seed."""
+    if not pops:
+        raise ConfigError("nothing to analyze: give at least one sweep directory or table")
+    notes: list[str] = []
+    results = []
+    for i, (pop, name) in enumerate(zip(pops, _unique_names([p.name for p in pops]), strict=True)):
+        rows = pop.rows(error)
+        if rows.empty:
+            raise ConfigError("empty population: no complete or diverged runs", source=pop.source)
+        rows[metric] = _positive(rows, metric, pop.source)
+        counts = pop.status_counts()
+        ignored = {k: v for k, v in counts.items() if k not in ("complete", "diverged")}
+        if ignored:
+            listed = ", ".join(f"{v} {k}" for k, v in sorted(ignored.items()))
+            notes.append(
+                f"{name}: {listed} rows ignored (only complete and diverged runs are analysed)"
+            )
+        curve = E.edf(rows[error])
+        results.append(
+            PopulationAnalysis(
+                name,
+                pop.source,
+                _with_fits(rows, pop.source),
+                counts,
+                curve,
+                E.bootstrap_band(curve, n_boot=n_boot, rng=_rng(seed, i, 0)),
+                E.best_of_n(curve),
+                curves=_best_curves(pop, rows, error, best_runs),
+            )
+        )
+    ks, ks_normalized = [], []
+    if len(results) > 1:
+        weights = E.normalization_weights([r.rows[metric] for r in results], bins=bins)
+        for i, (r, w) in enumerate(zip(results, weights, strict=True)):
+            r.edf_normalized = E.edf(r.rows[error], w)
+            r.band_normalized = E.bootstrap_band(
+                r.edf_normalized, n_boot=n_boot, rng=_rng(seed, i, 1)
+            )
+        for a, b in combinations(results, 2):
+            ks.append((a.name, b.name, E.ks_test(a.edf, b.edf)))
+            ks_normalized.append((a.name, b.name, E.ks_test(a.edf_normalized, b.edf_normalized)))
+    else:
+        notes.append("single population: no KS comparison and no complexity normalization")
+    params = _params([pop.table for pop in pops])  # before the fit_* columns were added
+    for i, r in enumerate(results):
+        numeric = []
+        for j, p in enumerate(params):
+            if p not in r.rows or r.rows[p].nunique(dropna=True) < 2:
+                continue
+            values = as_numeric(r.rows[p])
+            if values is None:
+                r.best_shares[p] = best_shares(r.rows[p], r.rows[error], rng=_rng(seed, i, 2, j))
+            else:
+                numeric.append(p)
+                r.good_ranges[p] = good_range(values, r.rows[error], rng=_rng(seed, i, 2, j))
+        r.spearman = spearman(
+            r.rows.assign(**{p: as_numeric(r.rows[p]) for p in numeric}), numeric, error
+        )
+    if not any("e_fit" in r.rows for r in results):
+        notes.append("no block_widths in the tables: no quantized-linear fits")
+    if not any(r.curves for r in results):
+        notes.append("no runs/<id>/metrics.jsonl found: no training curves")
+    return Analysis(error, metric, results, params, ks, ks_normalized, notes)
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    """An independent, reproducible stream per (population, task, parameter) from one seed."""
+    return np.random.default_rng([seed, *key])
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def _positive(rows: pd.DataFrame, metric: str, source: str) -> pd.Series:
+    if metric not in rows:
+        raise ConfigError(f"missing column {metric!r} (the complexity metric)", source=source)
+    values = as_numeric(rows[metric])
+    if values is None or values.isna().any() or (values <= 0).any():
+        raise ConfigError(
+            f"column {metric!r} must hold positive numbers", key=metric, source=source
+        )
+    return values
+
+
+def _params(tables: list[pd.DataFrame]) -> list[str]:
+    """Sampled parameters of any population, in order of first appearance."""
+    out: list[str] = []
+    for t in tables:
+        out += [p for p in parameter_columns(t) if p not in out]
+    return out
+
+
+def _with_fits(rows: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Add the quantized-linear fit (d, w0, wa, wm, e_fit) of every row that has block widths."""
+    if "block_widths" not in rows:
+        return rows
+    widths = [
+        block_widths(v, i, source) for v, i in zip(rows["block_widths"], rows["id"], strict=True)
+    ]
+    have = [k for k, w in enumerate(widths) if w]
+    if not have:
+        return rows
+    fits = fit_quantized_linear_many([widths[k] for k in have])
+    index = rows.index[have]
+    rows = rows.copy()
+    for key in ("d", "w0", "wa", "wm", "e_fit"):
+        rows.loc[index, "e_fit" if key == "e_fit" else f"fit_{key}"] = [
+            getattr(f, key) for f in fits
+        ]
+    return rows
+
+
+def _best_curves(
+    pop: Population, rows: pd.DataFrame, error: str, k: int
+) -> dict[str, pd.DataFrame]:
+    """Per-epoch metrics of the k best complete runs that have a metrics.jsonl."""
+    out = {}
+    for run_id in rows[rows["status"] == "complete"].nsmallest(k, error)["id"]:
+        frame = pop.curves(run_id)
+        if frame is not None and "epoch" in frame:
+            out[str(run_id)] = frame
+    return out
+
+
+def _population_json(p: PopulationAnalysis, error: str, metric: str) -> dict:
+    best = p.best(error)
+    out = {
+        "name": p.name,
+        "source": p.source,
+        "counts": p.counts,
+        "n": int(len(p.rows)),
+        "min_error": float(p.rows[error].min()),
+        "median_error": float(p.rows[error].median()),
+        "best": {
+            "id": str(best["id"]),
+            error: float(best[error]),
+            **{c: best[c] for c in ("flops", "params", metric) if c in best},
+        },
+        "best_of_n": {
+            "n": p.best_of_n.n.tolist(),
+            "expected": p.best_of_n.expected.tolist(),
+            "lower": p.best_of_n.lower.tolist(),
+            "upper": p.best_of_n.upper.tolist(),
+            "percentiles": list(p.best_of_n.percentiles),
+        },
+        "good_ranges": {k: vars(v) for k, v in p.good_ranges.items()},
+        "best_shares": p.best_shares,
+        "spearman": {}
+        if p.spearman is None
+        else {
+            r.param: {"rho": r.rho, "pvalue": r.pvalue, "n": r.n} for r in p.spearman.itertuples()
+        },
+        "training_curves": sorted(p.curves),
+    }
+    if p.edf_normalized is not None:
+        out["n_eff_normalized"] = p.edf_normalized.n_eff
+    if "e_fit" in p.rows:
+        fitted = p.rows.dropna(subset=["e_fit"])
+        out["qlinear"] = {
+            "n": int(len(fitted)),
+            "exact_fraction": float((fitted["e_fit"] == 0).mean()),
+            "median_e_fit": float(fitted["e_fit"].median()),
+        }
+    return out
+
+
+def _ks_json(a: str, b: str, r: E.KSResult) -> dict:
+    return {"a": a, "b": b, **vars(r)}
+
+
+def _clean(value):
+    """numpy scalars -> Python, NaN/inf -> None: strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

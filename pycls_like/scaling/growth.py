@@ -1,0 +1,62 @@
+"""Growth exponents: how flops, params and activations grow when a model is scaled by s.
+
+Fast and Accurate Model Scaling, sec. 3 (Table 1): under flops scaling by s, acts
+grow ~s for depth or resolution scaling and ~sqrt(s) for width scaling, so width-heavy ("fast")
+strategies give models that run faster on memory-bound accelerators. Here each strategy is applied
+at several factors and `y ~ c * s**e` is fit by least squares in log-log space.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pycls_like.complexity import complexity
+from pycls_like.errors import ConfigError
+from pycls_like.scaling.scaler import scale
+from pycls_like.specs import ModelSpec
+
+METRICS = ("flops", "params", "acts")
+STRATEGIES = ("d", "w", "r", "dw", "dwr", "fast")  # the paper's Table 1 set, plus fast
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """`y = c * x**exponent`, fit as log y = log c + exponent * log x; r2 in log space."""
+
+    exponent: float
+    log_c: float
+    r2: float
+
+
+def power_law_fit(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> PowerLawFit:
+    """Least-squares line in log-log space; needs >= 2 distinct positive x values."""
+    lx, ly = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    if len(lx) < 2 or np.ptp(lx) == 0:
+        raise ConfigError("a power-law fit needs at least two distinct x values")
+    exponent, log_c = np.polyfit(lx, ly, 1)
+    residual = ly - (log_c + exponent * lx)
+    total = float(np.sum((ly - ly.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(residual**2)) / total if total > 0 else 1.0
+    return PowerLawFit(float(exponent), float(log_c), r2)
+
+
+def growth_exponents(
+    spec: ModelSpec,
+    strategies: Sequence[str] = STRATEGIES,
+    factors: Sequence[float] = (1, 2, 4, 8, 16),
+) -> pd.DataFrame:
+    """One row per strategy: `<metric>_e` (growth exponent) and `<metric>_r2` for flops/params/acts.
+
+    Factors are scaling factors of flops, so `flops_e` ~1 by construction (rounding aside).
+    """
+    rows = []
+    for strategy in strategies:
+        counts = [complexity(scale(spec, strategy, s)) for s in factors]
+        row: dict[str, object] = {"strategy": strategy}
+        for metric in METRICS:
+            fit = power_law_fit(factors, [getattr(cx, metric) for cx in counts])
+            row[f"{metric}_e"], row[f"{metric}_r2"] = fit.exponent, fit.r2
+        rows.append(row)
+    return pd.DataFrame(rows)

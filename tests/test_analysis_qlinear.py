@@ -1,0 +1,113 @@
+"""Quantized-linear fits (Designing Network Design Spaces, sec. 3.3): exact recovery of RegNet
+widths, small e_fit for perturbed widths, input validation."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pycls_like.analysis.qlinear import e_fit, fit_quantized_linear, fit_quantized_linear_many
+from pycls_like.errors import ConfigError
+from pycls_like.regnet import regnet_block_widths
+
+# (name, d, w0, wa, wm) of the 24 published presets (shared/CONVENTIONS.md).
+PRESETS = [
+    ("RegNetX-200MF", 13, 24, 36.44, 2.49),
+    ("RegNetX-400MF", 22, 24, 24.48, 2.54),
+    ("RegNetX-600MF", 16, 48, 36.97, 2.24),
+    ("RegNetX-800MF", 16, 56, 35.73, 2.28),
+    ("RegNetX-1.6GF", 18, 80, 34.01, 2.25),
+    ("RegNetX-3.2GF", 25, 88, 26.31, 2.25),
+    ("RegNetX-4.0GF", 23, 96, 38.65, 2.43),
+    ("RegNetX-6.4GF", 17, 184, 60.83, 2.07),
+    ("RegNetX-8.0GF", 23, 80, 49.56, 2.88),
+    ("RegNetX-12GF", 19, 168, 73.36, 2.37),
+    ("RegNetX-16GF", 22, 216, 55.59, 2.1),
+    ("RegNetX-32GF", 23, 320, 69.86, 2.0),
+    ("RegNetY-200MF", 13, 24, 36.44, 2.49),
+    ("RegNetY-400MF", 16, 48, 27.89, 2.09),
+    ("RegNetY-600MF", 15, 48, 32.54, 2.32),
+    ("RegNetY-800MF", 14, 56, 38.84, 2.4),
+    ("RegNetY-1.6GF", 27, 48, 20.71, 2.65),
+    ("RegNetY-3.2GF", 21, 80, 42.63, 2.66),
+    ("RegNetY-4.0GF", 22, 96, 31.41, 2.24),
+    ("RegNetY-6.4GF", 25, 112, 33.22, 2.27),
+    ("RegNetY-8.0GF", 17, 192, 76.82, 2.19),
+    ("RegNetY-12GF", 19, 168, 73.36, 2.37),
+    ("RegNetY-16GF", 18, 200, 106.23, 2.48),
+    ("RegNetY-32GF", 20, 232, 115.89, 2.53),
+]
+
+
+def test_all_presets_recovered_exactly():
+    widths = [regnet_block_widths(d, w0, wa, wm) for _, d, w0, wa, wm in PRESETS]
+    fits = fit_quantized_linear_many(widths)
+    for (name, d, w0, _, _), w, fit in zip(PRESETS, widths, fits, strict=True):
+        assert fit.exact and fit.e_fit == 0.0, name
+        assert list(fit.widths_fit) == w, name
+        assert (fit.d, fit.w0) == (d, w0), name
+        assert regnet_block_widths(fit.d, fit.w0, fit.wa, fit.wm) == w, name
+        assert fit.wm > 1 and fit.wa >= 0
+
+
+@pytest.mark.parametrize(("name", "d", "w0", "wa", "wm"), PRESETS[:3])
+def test_single_fit_and_dict(name, d, w0, wa, wm):
+    fit = fit_quantized_linear(regnet_block_widths(d, w0, wa, wm))
+    record = fit.to_dict()
+    assert set(record) == {"d", "w0", "wa", "wm", "e_fit", "widths_fit"}
+    assert isinstance(record["widths_fit"], list) and record["e_fit"] == 0.0
+
+
+def test_perturbed_presets_fit_closely():
+    widths = [regnet_block_widths(d, w0, wa, wm) for _, d, w0, wa, wm in PRESETS]
+    scaled = [[8 * round(w * 1.03 / 8) for w in ws] for ws in widths]
+    rng = np.random.default_rng(0)
+    jittered = [[8 * max(1, round(w * rng.uniform(0.95, 1.05) / 8)) for w in ws] for ws in widths]
+    for fit, ws in zip(
+        fit_quantized_linear_many(scaled + jittered), scaled + jittered, strict=True
+    ):
+        assert fit.e_fit < 0.05, ws
+        assert fit.e_fit == pytest.approx(e_fit(ws, fit.widths_fit))
+
+
+def test_off_grid_widths_use_the_grid_search():
+    fit = fit_quantized_linear(
+        [30, 60, 60, 150, 150, 150, 370, 370, 370, 370]
+    )  # not multiples of 8
+    assert not fit.exact and fit.e_fit < 0.05
+    assert fit.w0 % 8 == 0 and all(w % 8 == 0 for w in fit.widths_fit)
+
+
+def test_single_stage_and_single_block():
+    assert fit_quantized_linear([64] * 5).to_dict() | {"wm": None} == {
+        "d": 5,
+        "w0": 64,
+        "wa": 0.0,
+        "wm": None,
+        "e_fit": 0.0,
+        "widths_fit": [64] * 5,
+    }
+    assert fit_quantized_linear([40]).exact
+
+
+def test_e_fit_definition():
+    assert e_fit([8, 16], [8, 8]) == pytest.approx(np.log(2) / 2)
+
+
+@pytest.mark.parametrize("bad", [[], [24, -8], [24, float("nan")], ["a", 24]])
+def test_bad_widths(bad):
+    with pytest.raises(ConfigError, match="widths"):
+        fit_quantized_linear(bad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 60),
+    st.integers(1, 40).map(lambda k: 8 * k),
+    st.floats(0.5, 256),
+    st.floats(1.5, 3.0),
+)
+def test_random_regnets_recovered_exactly(d, w0, wa, wm):
+    widths = regnet_block_widths(d, w0, wa, wm)
+    fit = fit_quantized_linear(widths)
+    assert fit.exact and list(fit.widths_fit) == widths
