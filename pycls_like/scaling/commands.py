@@ -43,7 +43,7 @@ def add_scale(parser: argparse.ArgumentParser) -> None:
         help="instead: fit flops/params/acts ~ c * s^e per strategy over --factors",
     )
     parser.add_argument(
-        "--factors", default="1,2,4,8,16", help="with --growth: comma-separated factors"
+        "--factors", default="4,16,64", help="with --growth: comma-separated factors"
     )
 
 
