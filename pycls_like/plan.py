@@ -7,6 +7,7 @@ so `complexity()` and `build_model()` cannot drift apart. Pure functions, no tor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from pycls_like.errors import ConfigError
 from pycls_like.regnet import (
     adjust_block_compatibility,
     regnet_block_widths,
@@ -136,12 +137,29 @@ def adjust_anynet(spec: AnyNetSpec) -> AnyNetSpec:
     return replace(spec, ws=tuple(ws), bs=tuple(bs), gs=tuple(gs))
 
 
+def _check_groups(stage: int, w: int, b: float, g: int) -> None:
+    """round(w*b) must be a positive multiple of g or the grouped 3x3 cannot exist (pycls asserts it).
+
+    The compatibility rule makes it hold for whole b and for b = 0.25, 0.5 (exact in binary); other
+    fractional b (1.5, 0.76) can miss once `int(v/b)` truncates.
+    """
+    w_b = round(w * b)
+    if w_b < g or w_b % g:
+        raise ConfigError(
+            f"stage {stage}: bottleneck width round({w}*{b:g}) = {w_b} is not a multiple of group "
+            f"width {g} even after the compatibility rule; use multipliers such as 0.25, 0.5, 1, 2, 4",
+            key="bs",
+        )
+
+
 def _anynet_plan(spec: AnyNetSpec) -> CNNPlan:
     spec = adjust_anynet(spec)
     stem = StemPlan(spec.stem_type, 3, spec.stem_w)
     stages, w_in = [], spec.stem_w
     bottleneck = spec.block_type == "res_bottleneck_block"
     for i, (d, w, s) in enumerate(zip(spec.ds, spec.ws, spec.ss, strict=True)):
+        if bottleneck:
+            _check_groups(i + 1, w, spec.bs[i], spec.gs[i])
         blocks = []
         for j in range(d):
             if bottleneck:
