@@ -183,7 +183,7 @@ def pycls_merge(data: dict[str, Any], source: str | None = None) -> dict[str, An
 
 
 # Native spec key <- pycls key, per MODEL.TYPE (errors are reported with the pycls key).
-_KEYS: dict[str, dict[str, str]] = {
+PYCLS_SPEC_KEYS: dict[str, dict[str, str]] = {
     "anynet": {
         "ds": "ANYNET.DEPTHS",
         "ws": "ANYNET.WIDTHS",
@@ -240,7 +240,7 @@ _KEYS: dict[str, dict[str, str]] = {
         "stem_ss": "VIT.C_STEM_STRIDES",
     },
 }
-_COMMON_KEYS = {"resolution": "TRAIN.IM_SIZE", "num_classes": "MODEL.NUM_CLASSES"}
+PYCLS_COMMON_KEYS = {"resolution": "TRAIN.IM_SIZE", "num_classes": "MODEL.NUM_CLASSES"}
 
 
 def _lookup(cfg: dict[str, Any], path: str) -> Any:
@@ -260,7 +260,7 @@ def spec_from_pycls(data: dict[str, Any], source: str | None = None) -> ModelSpe
     if activation not in expected:
         msg = f"pycls_like builds {model_type} with {expected[0]}, got {activation!r}"
         raise ConfigError(msg, key="MODEL.ACTIVATION_FUN", source=source)
-    keys = {**_KEYS[model_type], **_COMMON_KEYS}
+    keys = {**PYCLS_SPEC_KEYS[model_type], **PYCLS_COMMON_KEYS}
     native = {"family": model_type, **{k: _lookup(cfg, p) for k, p in keys.items()}}
     try:
         if (

@@ -1,0 +1,139 @@
+"""Synthetic shapes-and-textures: the embedded default dataset, generated in memory in seconds.
+
+Ten classes, each an object drawn at a random position, size and colour on a cluttered
+background, so that classifying needs spatial structure (orientation, periodicity, corners),
+not colour statistics:
+
+    0 grating_0     stripes, wave direction 0 deg (+-10)  5 disk      a filled disk
+    1 grating_45    stripes, wave direction 45 deg        6 square    a filled square, any rotation
+    2 grating_90    stripes, wave direction 90 deg        7 cross     a plus sign, any rotation
+    3 grating_135   stripes, wave direction 135 deg       8 checker   a round checkerboard patch
+    4 rings         concentric rings                      9 triangle  a filled triangle, any rotation
+
+Gratings, rings and checkerboards fill a disk (so their outline says nothing) with a random
+frequency (period >= 3 px) and phase; objects span 40-70% of the half-image in radius.
+Foreground and background colours are random, at least 0.4 apart (circularly) per channel.
+Nuisances: smooth coloured clutter on the background, a thin line segment and a blob in other
+colours (distractors, drawn under the object), and Gaussian pixel noise of random strength.
+Everything is drawn in coordinates relative to the image, so any resolution poses the same task.
+
+Measured learnability (32 px, 10k train / 2k test images, one epoch of the default recipe:
+SGD lr 0.1, batch 128, cosine; 5 seeds): a 3 MF ResNet-ish gets 19% test accuracy (13-24),
+a 27 MF one 38% (29-45), a 106 MF one 49% (43-55).
+"""
+
+import math
+
+import torch
+from torch import Tensor
+
+CLASSES = (
+    "grating_0",
+    "grating_45",
+    "grating_90",
+    "grating_135",
+    "rings",
+    "disk",
+    "square",
+    "cross",
+    "checker",
+    "triangle",
+)
+NUM_CLASSES = len(CLASSES)
+
+
+def make_synthetic(n: int, size: int, seed: int) -> tuple[Tensor, Tensor]:
+    """`n` balanced, shuffled images as (uint8 (n, 3, size, size), int64 labels (n,)); deterministic."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(n) % NUM_CLASSES)[torch.randperm(n, generator=gen)]
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    # Chunks bound memory to ~16 MB per float field at any resolution.
+    chunk = max(1, 2**22 // (size * size))
+    for start in range(0, n, chunk):
+        images[start : start + chunk] = _render(labels[start : start + chunk], size, gen)
+    return images, labels
+
+
+def _uniform(gen: torch.Generator, shape: tuple[int, ...], lo: float, hi: float) -> Tensor:
+    return torch.rand(shape, generator=gen) * (hi - lo) + lo
+
+
+def _edge(dist: Tensor, pix: Tensor) -> Tensor:
+    """Antialiased inside-mask from a signed distance (object units, > 0 inside); ~1 px ramp."""
+    return (dist * pix + 0.5).clamp_(0, 1)
+
+
+def _render(labels: Tensor, size: int, gen: torch.Generator) -> Tensor:
+    m = len(labels)
+    axis = (torch.arange(size) + 0.5) / size * 2 - 1  # pixel centres in [-1, 1]
+    yy, xx = axis[None, :, None], axis[None, None, :]
+
+    # Object pose: centre, radius (fraction of the half-image), rotation, frequency, phase.
+    cx, cy = _uniform(gen, (m, 1, 1), -0.4, 0.4), _uniform(gen, (m, 1, 1), -0.4, 0.4)
+    radius = _uniform(gen, (m, 1, 1), 0.4, 0.7)
+    theta = _uniform(gen, (m, 1, 1), 0, 2 * math.pi)
+    is_grating = labels < 4
+    jitter = _uniform(gen, (m,), -10, 10)
+    theta[is_grating, 0, 0] = torch.deg2rad(labels[is_grating] * 45.0 + jitter[is_grating])
+    pix = radius * size / 2  # object radius in pixels
+    # Frequency in cycles per radius; capped so that a period spans at least 3 pixels.
+    freq = torch.minimum(_uniform(gen, (m, 1, 1), 1.5, 3.0), pix / 3)
+    phase = _uniform(gen, (m, 1, 1), 0, 2 * math.pi)
+
+    dx, dy = xx - cx, yy - cy
+    u = (dx * theta.cos() + dy * theta.sin()) / radius
+    v = (-dx * theta.sin() + dy * theta.cos()) / radius
+    r = (u * u + v * v).sqrt()
+    disk = _edge(1 - r, pix)
+
+    mask = torch.empty(m, size, size)
+    for c in range(NUM_CLASSES):
+        i = labels == c
+        if not i.any():
+            continue
+        ui, vi, ri, di, pi, fi, phi = u[i], v[i], r[i], disk[i], pix[i], freq[i], phase[i]
+        if c < 4:  # stripes vary along u, so they run at angle theta + 90 deg
+            mask[i] = di * (0.5 + 0.5 * torch.cos(2 * math.pi * fi * ui + phi))
+        elif c == 4:
+            mask[i] = di * (0.5 + 0.5 * torch.cos(2 * math.pi * fi * ri + phi))
+        elif c == 5:
+            mask[i] = di
+        elif c == 6:
+            mask[i] = _edge(0.8 - torch.maximum(ui.abs(), vi.abs()), pi)
+        elif c == 7:
+            arm_u = torch.minimum(0.3 - ui.abs(), 1 - vi.abs())
+            arm_v = torch.minimum(0.3 - vi.abs(), 1 - ui.abs())
+            mask[i] = _edge(torch.maximum(arm_u, arm_v), pi)
+        elif c == 8:
+            wave = torch.sin(math.pi * fi * ui + phi) * torch.sin(math.pi * fi * vi)
+            mask[i] = di * (0.5 + 0.5 * torch.tanh(4 * wave))
+        else:  # equilateral triangle inscribed in the unit circle: three half-planes
+            sides = [0.5 - (ui * math.cos(a) + vi * math.sin(a)) for a in (0.5, 2.594, 4.689)]
+            mask[i] = _edge(torch.minimum(torch.minimum(sides[0], sides[1]), sides[2]), pi)
+
+    # Colours: foreground at least 0.4 from the background in every channel (circular offset).
+    bg = torch.rand((m, 3, 1, 1), generator=gen)
+    fg = (bg + 0.5 + _uniform(gen, (m, 3, 1, 1), -0.1, 0.1)) % 1
+
+    # Background: base colour plus smooth coloured clutter.
+    clutter = torch.rand((m, 3, 4, 4), generator=gen) - 0.5
+    clutter = torch.nn.functional.interpolate(clutter, size=(size, size), mode="bicubic")
+    img = bg + 0.15 * clutter
+
+    # Distractors under the object: a thin line segment and a small blob.
+    p0, p1 = _uniform(gen, (2, m, 1, 1), -1, 1), _uniform(gen, (2, m, 1, 1), -1, 1)
+    seg = p1 - p0
+    t = ((xx - p0[0]) * seg[0] + (yy - p0[1]) * seg[1]) / (seg**2).sum(0).clamp(min=1e-6)
+    t = t.clamp(0, 1)
+    dist = ((xx - p0[0] - t * seg[0]) ** 2 + (yy - p0[1] - t * seg[1]) ** 2).sqrt()
+    line = _edge(1.5 / size - dist, torch.tensor(size / 2.0))[:, None]
+    img = img * (1 - line) + torch.rand((m, 3, 1, 1), generator=gen) * line
+    bx, by = _uniform(gen, (2, m, 1, 1), -0.8, 0.8)
+    br = _uniform(gen, (m, 1, 1), 0.08, 0.2)
+    blob = _edge(br - ((xx - bx) ** 2 + (yy - by) ** 2).sqrt(), torch.tensor(size / 2.0))[:, None]
+    img = img * (1 - blob) + torch.rand((m, 3, 1, 1), generator=gen) * blob
+
+    # The object, then pixel noise of random strength.
+    img = img * (1 - mask[:, None]) + fg * mask[:, None]
+    img = img + torch.randn(img.shape, generator=gen) * _uniform(gen, (m, 1, 1, 1), 0.01, 0.06)
+    return (img * 255).round_().clamp_(0, 255).to(torch.uint8)

@@ -1,0 +1,72 @@
+"""`pycls-like train CONFIG --out DIR`: train one model and write its run directory.
+
+Exit codes: 0 for a finished run (complete or diverged: divergence is a result), 1 for a run
+that failed (traceback in DIR/error.txt), 2 for bad input (printed as one line by the CLI).
+Running it again on the same DIR resumes, or reports the finished result. This module imports
+only the standard library; torch is imported inside `run_train`.
+"""
+
+import argparse
+import json
+import sys
+
+
+def add_train(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG", help="run config YAML (native or pycls format)")
+    parser.add_argument(
+        "--out", required=True, metavar="DIR", help="run directory (resumed if it holds a run)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. optim.lr=0.2 or data.path=/data/cifar (repeatable)",
+    )
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), help="where to train (default: config, auto)"
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads (default: cores available)"
+    )
+    parser.add_argument("--json", action="store_true", help="print result.json to stdout")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from pycls_like.engine.config import load_run_config
+    from pycls_like.engine.trainer import train
+
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"device={args.device}")
+    if args.threads is not None:
+        overrides.append(f"threads={args.threads}")
+    cfg = load_run_config(args.config, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        result = train(cfg, args.out)
+    except Exception as err:
+        from pycls_like.errors import ConfigError
+
+        if isinstance(err, ConfigError):
+            raise
+        print(
+            f"pycls-like train: run failed: {type(err).__name__}: {err} "
+            f"(traceback in {args.out}/error.txt)",
+            file=sys.stderr,
+        )
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=1))
+    elif result["status"] == "diverged":
+        print(f"diverged in epoch {result['epochs']} (errors recorded as 100%): {args.out}")
+    else:
+        print(
+            f"complete: top1_err {result['top1_err']:.2f}  top5_err {result['top5_err']:.2f}  "
+            f"(best {result['best_top1_err']:.2f})  {result['epochs']} epochs  "
+            f"{result['images_per_s']:.0f} img/s  {result['train_time_s']:.1f} s: {args.out}"
+        )
+    return 0

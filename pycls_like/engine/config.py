@@ -1,0 +1,273 @@
+"""Run config: one training run = model spec + data + optimizer and schedule + training options.
+
+Native YAML schema (every key but `model` is optional; defaults shown)::
+
+    model: RegNetX-200MF       # preset name, spec YAML path, or spec mapping with `family`
+    data:
+      dataset: synthetic       # synthetic | cifar10 | cifar100 | imagefolder
+      path: null               # directory of cifar10/cifar100/imagefolder data
+      n_train: 10000           # synthetic: images per split, and generation seed
+      n_test: 2000
+      seed: 0
+      augment: true            # crop + flip (in memory) / random-resized crop + flip (folders)
+      test_resize: null        # image folders: shorter side before center crop (res / 0.875)
+      workers: null            # image folders: loader processes (min(8, cores))
+    optim:
+      optimizer: sgd           # sgd | adamw
+      lr: 0.1                  # peak lr at ref_batch_size, scaled by batch_size / ref_batch_size
+      ref_batch_size: 128
+      momentum: 0.9            # sgd
+      nesterov: true           # sgd
+      betas: [0.9, 0.999]      # adamw
+      wd: 5.0e-4               # weight decay (decoupled for adamw)
+      wd_exempt_bn_bias: false # true: no decay on norm parameters and biases
+      epochs: 10
+      warmup_epochs: 0.0       # linear warmup from warmup_factor * lr; fractions allowed
+      warmup_factor: 0.1
+      min_lr: 0.0              # floor of the half-period cosine, as a fraction of lr
+      ema: 0.0                 # EMA decay per step (e.g. 0.999); > 0 evaluates the EMA weights
+    train:
+      batch_size: 128
+      test_batch_size: 256
+      label_smoothing: 0.0
+      precision: auto          # auto: bf16 autocast on CUDA, fp32 on CPU | bf16 | fp32
+      zero_init_final_gamma: false  # zero the last BN of each residual branch
+    seed: 0                    # weight init, data order, augmentation
+    device: auto               # auto | cpu | cuda
+    threads: null              # CPU threads for torch (null: the cores this process may use)
+
+The model's `num_classes` follows the dataset (10 for synthetic and CIFAR-10, 100 for
+CIFAR-100); its `resolution` is the image size trained at. pycls-format files (upper-case
+sections) are converted by `pycls_run.py`. This module never imports torch: sweeps write and
+read run configs without training.
+"""
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pycls_like.data import DataConfig
+from pycls_like.errors import ConfigError
+from pycls_like.io import apply_overrides, read_yaml, spec_from_data
+from pycls_like.specs import ModelSpec, spec_to_dict
+
+OPTIMIZERS = ("sgd", "adamw")
+PRECISIONS = ("auto", "bf16", "fp32")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(message, key=key)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer, weight decay and learning-rate schedule (`optim:`)."""
+
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    ref_batch_size: int = 128
+    momentum: float = 0.9
+    nesterov: bool = True
+    betas: tuple[float, float] = (0.9, 0.999)
+    wd: float = 5e-4
+    wd_exempt_bn_bias: bool = False  # pycls decays everything by default
+    epochs: int = 10
+    warmup_epochs: float = 0.0
+    warmup_factor: float = 0.1
+    min_lr: float = 0.0
+    ema: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        _check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        _check(self.ref_batch_size >= 1, "ref_batch_size", "must be >= 1")
+        _check(0 <= self.momentum < 1, "momentum", f"must be in [0, 1), got {self.momentum}")
+        _check(all(0 <= b < 1 for b in self.betas), "betas", f"must be in [0, 1), got {self.betas}")
+        _check(self.wd >= 0, "wd", f"must be >= 0, got {self.wd}")
+        _check(self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        ok = 0 <= self.warmup_epochs <= self.epochs
+        _check(ok, "warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
+        _check(0 < self.warmup_factor <= 1, "warmup_factor", "must be in (0, 1]")
+        _check(0 <= self.min_lr <= 1, "min_lr", f"must be in [0, 1], got {self.min_lr}")
+        _check(0 <= self.ema < 1, "ema", f"must be in [0, 1), got {self.ema}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Batching, loss and numerics (`train:`)."""
+
+    batch_size: int = 128
+    test_batch_size: int = 256
+    label_smoothing: float = 0.0
+    precision: str = "auto"
+    zero_init_final_gamma: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        _check(self.test_batch_size >= 1, "test_batch_size", "must be >= 1")
+        ok = 0 <= self.label_smoothing < 1
+        _check(ok, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        _check(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run depends on; `to_dict()` round-trips through `run_config_from_dict`."""
+
+    model: ModelSpec
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
+        _check(self.threads is None or self.threads >= 1, "threads", "must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML/JSON-ready mapping (tuples become lists)."""
+        optim = dataclasses.asdict(self.optim)
+        optim["betas"] = list(optim["betas"])
+        return {
+            "model": spec_to_dict(self.model),
+            "data": self.data.to_dict(),
+            "optim": optim,
+            "train": dataclasses.asdict(self.train),
+            "seed": self.seed,
+            "device": self.device,
+            "threads": self.threads,
+        }
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """YAML value -> field type; refuses lossy conversions. Strings like "5e-4" pass as floats
+    (YAML 1.1 reads exponents without a dot as strings)."""
+    if isinstance(kind, types.UnionType):  # `int | None`
+        if value is None:
+            return None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if typing.get_origin(kind) is tuple:
+        inner = typing.get_args(kind)
+        if not isinstance(value, list | tuple) or len(value) != len(inner):
+            raise ConfigError(f"must be a list of {len(inner)} numbers, got {value!r}", key=key)
+        return tuple(_coerce(v, k, key) for v, k in zip(value, inner, strict=True))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"must be true or false, got {value!r}", key=key)
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise ConfigError(f"must be an integer, got {value!r}", key=key)
+        return int(value)
+    if kind is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"must be a number, got {value!r}", key=key)
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"must be a string, got {value!r}", key=key)
+    return value
+
+
+def _section(cls: type, values: Any, prefix: str) -> Any:
+    """Build a section dataclass from a mapping; unknown keys and bad values name `prefix.key`."""
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError("must be a mapping", key=prefix)
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    try:
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown key (known: {', '.join(known)})", key=key)
+            kwargs[key] = _coerce(value, hints[key], key)
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise err.located(prefix=prefix) from None
+
+
+_TOP_LEVEL = ("model", "data", "optim", "train", "seed", "device", "threads")
+
+
+def run_config_from_dict(data: dict[str, Any], source: str | None = None) -> RunConfig:
+    """Validate a native run-config mapping (the inverse of `RunConfig.to_dict`)."""
+    try:
+        if not isinstance(data, dict):
+            raise ConfigError("a run config must be a mapping")
+        unknown = [k for k in data if k not in _TOP_LEVEL]
+        if unknown:
+            raise ConfigError(f"unknown key (known: {', '.join(_TOP_LEVEL)})", key=str(unknown[0]))
+        if "model" not in data:
+            raise ConfigError("missing: a preset name, spec path or spec mapping", key="model")
+        try:
+            spec = spec_from_data({"model": data["model"]})
+        except ConfigError as err:
+            raise err.located(prefix="model") from None
+        data_cfg = _section(DataConfig, data.get("data"), "data")
+        if data_cfg.num_classes is not None and spec.num_classes != data_cfg.num_classes:
+            spec = dataclasses.replace(spec, num_classes=data_cfg.num_classes)
+        hints = typing.get_type_hints(RunConfig)
+        scalars = {
+            k: _coerce(data[k], hints[k], k) for k in ("seed", "device", "threads") if k in data
+        }
+        return RunConfig(
+            model=spec,
+            data=data_cfg,
+            optim=_section(OptimConfig, data.get("optim"), "optim"),
+            train=_section(TrainConfig, data.get("train"), "train"),
+            **scalars,
+        )
+    except ConfigError as err:
+        raise err.located(source=err.source or source) from None
+
+
+def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read a native or pycls-format run config and apply `--set KEY=VALUE` overrides.
+
+    A `model:` given as a name or path is expanded to its spec first, so `model.resolution=64`
+    overrides one field. Lower-case sections set on a pycls config (e.g. `data.path=...`) are
+    laid over its conversion.
+    """
+    from pycls_like.engine.pycls_run import pycls_to_native
+
+    path = Path(path)
+    source = str(path)
+    raw = read_yaml(path)
+    if isinstance(raw.get("model"), str):
+        raw["model"] = _expand_model(raw["model"], path.parent, source)
+    raw = apply_overrides(raw, overrides)
+    upper = {k: v for k, v in raw.items() if isinstance(k, str) and k.isupper()}
+    if upper:
+        native = pycls_to_native(upper, source)
+        for key, value in raw.items():
+            if key in upper:
+                continue
+            if isinstance(value, dict) and isinstance(native.get(key), dict):
+                native[key] = {**native[key], **value}
+            else:
+                native[key] = value
+        raw = native
+    return run_config_from_dict(raw, source)
+
+
+def _expand_model(arg: str, base: Path, source: str) -> dict[str, Any]:
+    """A preset name or spec path (relative to the config file first) -> spec mapping."""
+    local = base / arg
+    try:
+        spec = spec_from_data({"model": str(local) if local.is_file() else arg})
+    except ConfigError as err:
+        raise err.located(source=err.source or source, prefix="model") from None
+    return spec_to_dict(spec)

@@ -1,0 +1,114 @@
+"""Status: how far a sweep is (done / running / failed / diverged / pending) and when it will end.
+
+Read-only and cheap (no pandas, no torch): safe to run in a loop while a launch is going on, from
+any machine that sees the sweep directory.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pycls_like.sweep.rundir import last_error_line, read_result, run_dirs, status_of
+
+LABELS = {
+    "complete": "done",
+    "running": "running",
+    "failed": "failed",
+    "diverged": "diverged",
+    "pending": "pending",
+}
+
+
+@dataclass(frozen=True)
+class SweepStatus:
+    """Counts per status, timing of finished runs, and why runs failed."""
+
+    sweep_dir: str
+    counts: dict[str, int]
+    mean_train_time_s: float | None
+    workers: int
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (run id, last error line)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def eta_s(self) -> float | None:
+        """Remaining runs x mean run time / parallel workers (None before any run finished)."""
+        left = self.counts["pending"] + self.counts["running"]
+        if self.mean_train_time_s is None:
+            return None if left else 0.0
+        return left * self.mean_train_time_s / self.workers
+
+
+def _configured_workers(sweep_dir: Path) -> int:
+    """Parallelism from sweep.yaml (workers, else max_concurrent), 1 if unknown."""
+    from pycls_like.io import read_yaml
+
+    try:
+        launcher = read_yaml(sweep_dir / "sweep.yaml").get("launcher") or {}
+    except ValueError:
+        return 1
+    return int(launcher.get("workers") or launcher.get("max_concurrent") or 1)
+
+
+def sweep_status(sweep_dir: str | Path) -> SweepStatus:
+    """Count runs by status from the run directories."""
+    sweep_dir = Path(sweep_dir)
+    counts = dict.fromkeys(LABELS, 0)
+    times, failed = [], []
+    for run_dir in run_dirs(sweep_dir):
+        result, problem = read_result(run_dir)
+        status = status_of(run_dir, result, problem)
+        counts[status] += 1
+        if status in ("complete", "diverged") and result.get("train_time_s") is not None:
+            times.append(float(result["train_time_s"]))
+        if status == "failed":
+            why = problem or (result or {}).get("error") or last_error_line(run_dir) or "unknown"
+            failed.append((run_dir.name, why))
+    mean = sum(times) / len(times) if times else None
+    # The runs in flight right now are the best estimate of parallelism while a launch is on.
+    workers = max(counts["running"], _configured_workers(sweep_dir), 1)
+    return SweepStatus(str(sweep_dir), counts, mean, workers, failed)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (
+        f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+    )
+
+
+def format_status(status: SweepStatus) -> str:
+    """A few human lines: counts, ETA, and one line per failed run."""
+    counts = "  ".join(f"{LABELS[k]} {v}" for k, v in status.counts.items())
+    lines = [f"{status.sweep_dir}: {status.total} runs  {counts}"]
+    eta = status.eta_s
+    if status.mean_train_time_s is not None:
+        lines.append(
+            f"mean train time {status.mean_train_time_s:.1f} s/run, {status.workers} worker(s): "
+            f"ETA {_duration(eta)}"
+        )
+    elif eta:
+        lines.append("ETA unknown until a run finishes")
+    for run, error in status.failed:
+        lines.append(f"failed {run}: {error}")
+    return "\n".join(lines)
+
+
+def status_json(status: SweepStatus) -> str:
+    """One JSON object, for scripts that poll a sweep."""
+    return json.dumps(
+        {
+            "sweep_dir": status.sweep_dir,
+            "total": status.total,
+            **status.counts,
+            "mean_train_time_s": status.mean_train_time_s,
+            "workers": status.workers,
+            "eta_s": status.eta_s,
+            "failed_runs": dict(status.failed),
+        }
+    )

@@ -1,0 +1,159 @@
+"""Executing runs: claim, train (with retries), record failures, release. Shared by all launchers.
+
+`execute_run` is what a Ray task or a Slurm array job calls for one run; `worker_loop` is a local
+worker process (`python -m pycls_like.sweep.worker SWEEP_DIR ...`) that claims runs one after
+another until none is left. Either way, a run that raises is recorded as failed (traceback in
+`error.txt`) and retried up to `retries` times within one launch, and never stops the others.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from pycls_like.sweep.claims import Claim, heartbeat, release, try_claim
+from pycls_like.sweep.rundir import (
+    ATTEMPTS_FILE,
+    CONFIG_FILE,
+    ERROR_FILE,
+    FINISHED,
+    RESULT_FILE,
+    attempts_in_launch,
+    is_finished,
+    read_result,
+    run_dirs,
+    write_atomic,
+)
+
+
+def _record_attempt(run_dir: Path, launch: str) -> None:
+    entry = {
+        "launch": launch,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "time": time.time(),
+    }
+    with open(run_dir / ATTEMPTS_FILE, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def _record_failure(run_dir: Path, tb: str) -> None:
+    """Traceback to error.txt; a failed result.json unless the engine already wrote one (it does
+    for errors inside training, not for an unreadable config)."""
+    write_atomic(run_dir / ERROR_FILE, tb)
+    result, _ = read_result(run_dir)
+    if result is None or result["status"] != "failed":
+        error = tb.strip().splitlines()[-1] if tb.strip() else "unknown error"
+        write_atomic(run_dir / RESULT_FILE, json.dumps({"status": "failed", "error": error}))
+
+
+def record_crash(run_dir: Path, message: str) -> None:
+    """A run whose process died (killed, out of memory, timed out) before recording anything."""
+    if not is_finished(run_dir):
+        _record_failure(run_dir, message.rstrip() + "\n")
+
+
+def train_once(run_dir: Path, threads: int | None = None) -> str:
+    """One attempt through the engine, which resumes from the run's checkpoint if there is one."""
+    try:
+        from pycls_like.engine.config import load_run_config
+        from pycls_like.engine.trainer import train
+
+        # Threads are placement, not part of the run: the engine accepts them on resume.
+        overrides = [f"threads={threads}"] if threads else []
+        return train(load_run_config(run_dir / CONFIG_FILE, overrides), run_dir)["status"]
+    except Exception:
+        _record_failure(run_dir, traceback.format_exc())
+        return "failed"
+
+
+def run_claimed(
+    run_dir: Path,
+    claim: Claim,
+    launch: str,
+    retries: int,
+    threads: int | None = None,
+    driver_pid: int | None = None,
+) -> str:
+    """Train a run we hold until it finishes or its attempts run out; always releases the claim."""
+    try:
+        if is_finished(run_dir):  # finished by another process between our scan and our claim
+            return read_result(run_dir)[0]["status"]
+        status = "failed"
+        with heartbeat(run_dir, claim, driver_pid=driver_pid):
+            while status not in FINISHED and attempts_in_launch(run_dir, launch) <= retries:
+                _record_attempt(run_dir, launch)
+                status = train_once(run_dir, threads)
+        return status
+    finally:
+        release(run_dir, claim)
+
+
+def execute_run(run_dir: str | Path, launch: str, retries: int, threads: int | None = None) -> str:
+    """Run one run if nobody else is (Ray task / Slurm job body); returns its status or 'skipped'."""
+    run_dir = Path(run_dir)
+    if is_finished(run_dir):
+        return "skipped"
+    claim = try_claim(run_dir, launch)
+    if claim is None:
+        return "skipped"
+    return run_claimed(run_dir, claim, launch, retries, threads)
+
+
+def claim_next(sweep_dir: Path, launch: str, retries: int) -> tuple[Path, Claim] | None:
+    """The first run (in id order) that is unfinished, unclaimed and has attempts left."""
+    for run_dir in run_dirs(sweep_dir):
+        if is_finished(run_dir) or attempts_in_launch(run_dir, launch) > retries:
+            continue
+        claim = try_claim(run_dir, launch)
+        if claim is not None:
+            return run_dir, claim
+    return None
+
+
+def worker_loop(
+    sweep_dir: Path, launch: str, retries: int, threads: int | None, driver_pid: int
+) -> None:
+    """Claim and train runs until none is left, SIGINT asks to stop after the current one, or
+    the driver is gone (SIGKILLed drivers cannot tell us; we are then no longer its child)."""
+    stopping = False
+
+    def stop_after_current(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    def stop_now(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # unwinds through `finally`: the claim is released
+
+    signal.signal(signal.SIGINT, stop_after_current)
+    signal.signal(signal.SIGTERM, stop_now)
+    while not stopping and os.getppid() == driver_pid:
+        claimed = claim_next(sweep_dir, launch, retries)
+        if claimed is None:
+            return
+        run_dir, claim = claimed
+        status = run_claimed(run_dir, claim, launch, retries, threads, driver_pid)
+        print(f"{run_dir.name} {status}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pycls_like.sweep.worker")
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument(
+        "--launch", required=True, help="launch id (attempts are counted per launch)"
+    )
+    parser.add_argument("--retries", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--driver-pid", type=int, required=True, help="exit when it is gone")
+    args = parser.parse_args(argv)
+    worker_loop(args.sweep_dir, args.launch, args.retries, args.threads, args.driver_pid)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

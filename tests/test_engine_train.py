@@ -1,0 +1,178 @@
+"""train(): learning, bit-identical resume, divergence as a result, failures, the CLI entry."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from pycls_like.cli import main
+from pycls_like.complexity import complexity
+from pycls_like.engine import load_run_config, run_config_from_dict, train
+from pycls_like.engine.trainer import evaluate, train_epoch
+from pycls_like.errors import ConfigError
+
+TINY = {
+    "family": "anynet",
+    "ds": [1, 1, 1],
+    "ws": [8, 16, 32],
+    "ss": [1, 2, 2],
+    "stem_type": "res_stem_cifar",
+    "stem_w": 8,
+    "block_type": "res_basic_block",
+    "resolution": 16,
+}
+
+
+def tiny_config(**sections) -> dict:
+    cfg = {
+        "model": TINY,
+        "data": {"n_train": 256, "n_test": 64},
+        "optim": {"epochs": 2},
+        "train": {"batch_size": 32},
+        "device": "cpu",
+        "threads": 1,
+    }
+    for key, value in sections.items():
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
+    return cfg
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return torch.load(out / "checkpoint.pt", weights_only=True)["model"]
+
+
+def _metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tiny_model_learns_the_synthetic_task(tmp_path: Path):
+    cfg = run_config_from_dict(
+        tiny_config(
+            model={**TINY, "ws": [16, 32, 64], "stem_w": 16},
+            data={"n_train": 2000, "n_test": 256},
+            optim={"epochs": 3, "lr": 0.4, "warmup_epochs": 1},
+        )
+    )
+    result = train(cfg, tmp_path)
+    rows = _metrics(tmp_path)
+    assert result["status"] == "complete" and result["epochs"] == 3 == len(rows)
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"] - 0.1
+    assert result["top1_err"] < 85 and result["top5_err"] < 40  # chance: 90 and 50
+    assert result["best_top1_err"] == min(r["top1_err"] for r in rows)
+    expected = {"epoch", "train_loss", "train_top1_err", "train_top5_err", "test_loss", "top1_err",
+                "top5_err", "lr", "epoch_time_s", "images_per_s", "peak_mem_mb"}  # fmt: skip
+    assert expected <= set(rows[0])
+    for key in ("flops", "params", "acts", "train_time_s", "images_per_s", "device"):
+        assert key in result
+    assert result["params"] == complexity(cfg.model).params > 0
+
+
+def test_resume_is_bit_identical_and_finished_runs_are_not_retrained(tmp_path: Path):
+    cfg = run_config_from_dict(tiny_config(optim={"epochs": 3, "ema": 0.9}))
+    full = train(cfg, tmp_path / "full")
+    part = train(cfg, tmp_path / "split", max_epochs=1)
+    assert part == {"status": "incomplete", "epochs": 1}
+    assert not (tmp_path / "split" / "result.json").exists()
+    resumed = train(cfg, tmp_path / "split")
+    for key in ("top1_err", "top5_err", "best_top1_err", "epochs"):
+        assert resumed[key] == full[key]
+    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    strip = ("epoch_time_s", "train_time_s", "images_per_s", "peak_mem_mb")
+    rows = [{k: v for k, v in r.items() if k not in strip} for r in _metrics(tmp_path / "full")]
+    assert rows == [
+        {k: v for k, v in r.items() if k not in strip} for r in _metrics(tmp_path / "split")
+    ]
+    # A finished run returns its result without training again.
+    stamp = (tmp_path / "full" / "checkpoint.pt").stat().st_mtime_ns
+    assert train(cfg, tmp_path / "full") == full
+    assert (tmp_path / "full" / "checkpoint.pt").stat().st_mtime_ns == stamp
+    # A different config in the same directory is refused.
+    other = run_config_from_dict(tiny_config(optim={"epochs": 4}))
+    with pytest.raises(ConfigError, match="different config .*optim"):
+        train(other, tmp_path / "full")
+
+
+def test_adamw_label_smoothing_and_exemptions_run(tmp_path: Path):
+    cfg = run_config_from_dict(
+        tiny_config(
+            optim={
+                "optimizer": "adamw",
+                "lr": 1e-3,
+                "wd": 0.05,
+                "wd_exempt_bn_bias": True,
+                "epochs": 1,
+            },
+            train={"label_smoothing": 0.1, "zero_init_final_gamma": True},
+        )
+    )
+    result = train(cfg, tmp_path)
+    assert result["status"] == "complete" and 0 <= result["top1_err"] <= 100
+
+
+def _write_config(path: Path, data: dict) -> str:
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_cli_divergence_is_a_result_with_exit_0(tmp_path: Path, capsys):
+    config = _write_config(tmp_path / "run.yaml", tiny_config(optim={"lr": 1e12, "epochs": 3}))
+    out = tmp_path / "run"
+    assert main(["train", config, "--out", str(out), "--threads", "1"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "diverged"
+    assert result["top1_err"] == result["top5_err"] == result["best_top1_err"] == 100.0
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_cli_failure_is_exit_1_with_traceback(tmp_path: Path, monkeypatch, capsys):
+    import pycls_like.models
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pycls_like.models, "build_model", broken)
+    config = _write_config(tmp_path / "run.yaml", tiny_config())
+    out = tmp_path / "run"
+    assert main(["train", config, "--out", str(out)]) == 1
+    assert json.loads((out / "result.json").read_text())["status"] == "failed"
+    assert "RuntimeError: boom" in (out / "error.txt").read_text()
+    assert "run failed: RuntimeError: boom" in capsys.readouterr().err
+    # Library callers get the exception.
+    with pytest.raises(RuntimeError, match="boom"):
+        train(load_run_config(config), out)
+
+
+def test_cli_bad_data_path_is_exit_2_one_line(tmp_path: Path, capsys):
+    config = _write_config(
+        tmp_path / "run.yaml", tiny_config(data={"dataset": "cifar10", "path": "/no/cifar"})
+    )
+    assert main(["train", config, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert (
+        "data.path: /no/cifar: expected CIFAR-10 python files data_batch_1..5 and test_batch" in err
+    )
+
+
+def test_inner_loop_runs_without_the_engine():
+    """train_epoch/evaluate are usable on their own (the benchmark calls them)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    batches = [(torch.randn(4, 3, 2, 2), torch.tensor([0, 1, 2, 0]))] * 3
+    totals, seen, diverged = train_epoch(model, opt, batches, [0.1] * 3)
+    assert seen == 12 and not diverged and totals.shape == (3,)
+    metrics = evaluate(model, batches)
+    assert metrics["top5_err"] == 0.0 and 0 <= metrics["top1_err"] <= 100
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_bf16_channels_last(tmp_path: Path):
+    cfg = run_config_from_dict(tiny_config(device="cuda", optim={"epochs": 1, "ema": 0.9}))
+    result = train(cfg, tmp_path)
+    assert result["status"] == "complete" and result["device"] == "cuda"
+    assert result["precision"] == "bf16" and result["images_per_s"] > 0
