@@ -35,6 +35,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
+    """The repeatable `--set KEY=VALUE` option every command shares (dotted keys nest)."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def _usage() -> str:
     lines = ["usage: pycls-like COMMAND [ARGS ...]", "", "commands:"]
     lines += [f"  {name:<12} {desc}" for name, (_, desc) in COMMANDS.items()]

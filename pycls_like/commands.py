@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from pycls_like.cli import add_overrides
 from pycls_like.complexity import complexity
 from pycls_like.io import load_spec
 from pycls_like.plan import stage_summaries
@@ -67,14 +68,7 @@ def add_complexity(parser: argparse.ArgumentParser) -> None:
         help="preset name or YAML spec path (native or pycls format)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per SPEC per line")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec key",
-    )
+    add_overrides(parser, "override a spec key")
     parser.add_argument(
         "--measure", action="store_true", help="also count on the built torch module (fvcore)"
     )

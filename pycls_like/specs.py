@@ -8,9 +8,11 @@ per-stage lists are plurals (`ds` depths, `ws` widths, `ss` strides, `bs` bottle
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pycls_like.coerce import coerce
 from pycls_like.errors import ConfigError
 
 CNN_STEMS = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
@@ -252,31 +254,6 @@ def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
     return out
 
 
-def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Coerce a YAML value to a field type, refusing lossy conversions (3.5 for an int field)."""
-    text = str(annotation)
-    if text.startswith("tuple"):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"must be a list, got {value!r}", key=key)
-        inner = "int" if "int" in text else "float"
-        return tuple(_coerce(v, inner, key) for v in value)
-    if annotation in (bool, "bool"):
-        if not isinstance(value, bool):
-            raise ConfigError(f"must be true or false, got {value!r}", key=key)
-        return value
-    if annotation in (int, "int"):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            raise ConfigError(f"must be an integer, got {value!r}", key=key)
-        return int(value)
-    if annotation in (float, "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"must be a number, got {value!r}", key=key)
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"must be a string, got {value!r}", key=key)
-    return value
-
-
 def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
     """Build and validate a spec from a dict with a `family` key; unknown keys are errors."""
     family = data.get("family")
@@ -284,6 +261,7 @@ def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
         raise ConfigError(f"must be one of {sorted(SPEC_TYPES)}, got {family!r}", key="family")
     cls = SPEC_TYPES[family]
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in data.items():
         if key == "family":
@@ -292,7 +270,7 @@ def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
             raise ConfigError(
                 f"unknown key for family {family} (known: {', '.join(fields)})", key=key
             )
-        kwargs[key] = _coerce(value, fields[key].type, key)
+        kwargs[key] = coerce(value, hints[key], key)
     missing = [
         name
         for name, f in fields.items()

@@ -8,6 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pycls_like.cli import add_overrides
+
 
 def add_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -87,14 +89,7 @@ def add_fit_regnet(parser: argparse.ArgumentParser) -> None:
         help="preset name, YAML/JSON model spec, or sweep directory (fits every run)",
     )
     parser.add_argument("--widths", help="comma-separated per-block widths, e.g. 24,24,56,56,152")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a spec field (repeatable)",
-    )
+    add_overrides(parser, "override a spec field (repeatable)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 

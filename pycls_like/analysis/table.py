@@ -14,24 +14,8 @@ import pandas as pd
 import yaml
 
 from pycls_like.errors import ConfigError
+from pycls_like.results import ERROR_COLUMNS, TABLE_COLUMNS
 
-# Columns written by `collect`; every other column is a sampled parameter.
-RESULT_COLUMNS = (
-    "id",
-    "status",
-    "flops",
-    "params",
-    "acts",
-    "top1_err",
-    "top5_err",
-    "best_top1_err",
-    "best_top5_err",
-    "epochs",
-    "train_time_s",
-    "images_per_s",
-    "block_widths",
-)
-ERROR_COLUMNS = ("top1_err", "top5_err", "best_top1_err", "best_top5_err")
 USED_STATUSES = ("complete", "diverged")
 DIVERGED_ERROR = 100.0
 
@@ -114,7 +98,7 @@ def require_columns(pop: Population, columns: list[str]) -> None:
 def parameter_columns(table: pd.DataFrame) -> list[str]:
     """Sampled parameters: every column `collect` does not write itself, varying in the table."""
     return [
-        c for c in table.columns if c not in RESULT_COLUMNS and table[c].nunique(dropna=True) > 1
+        c for c in table.columns if c not in TABLE_COLUMNS and table[c].nunique(dropna=True) > 1
     ]
 
 

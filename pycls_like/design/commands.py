@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from pycls_like.cli import add_overrides
 from pycls_like.errors import ConfigError
 
 
@@ -32,14 +33,7 @@ def add_sample(parser: argparse.ArgumentParser) -> None:
             metavar="MIN:MAX",
             help=f"{metric} band, e.g. 360M:400M, 0.36G:0.4G, :400e6 (replaces the space's)",
         )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a space key, e.g. params.resolution=32",
-    )
+    add_overrides(parser, "override a space key, e.g. params.resolution=32")
     parser.add_argument(
         "--optim",
         metavar="NAME",

@@ -8,31 +8,17 @@ does not hold.
 
 import json
 import math
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pycls_like.fileio import atomic_write, write_atomic
+
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 RESULT = "result.json"
 ERROR = "error.txt"
-
-
-def _atomic(path: Path, write: Callable[[Any], None], mode: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def json_safe(value: Any) -> Any:
@@ -48,7 +34,7 @@ def json_safe(value: Any) -> Any:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     text = json.dumps(json_safe(data), indent=1) + "\n"
-    _atomic(path, lambda f: f.write(text), "w")
+    write_atomic(path, text)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -67,11 +53,11 @@ def append_metrics(out: Path, row: dict[str, Any]) -> None:
 
 def rewrite_metrics(out: Path, rows: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(json_safe(r)) + "\n" for r in rows)
-    _atomic(out / METRICS, lambda f: f.write(text), "w")
+    write_atomic(out / METRICS, text)
 
 
 def save_checkpoint(out: Path, state: dict[str, Any]) -> None:
-    _atomic(out / CHECKPOINT, lambda f: torch.save(state, f), "wb")
+    atomic_write(out / CHECKPOINT, lambda f: torch.save(state, f), "wb")
 
 
 def load_checkpoint(out: Path, device: torch.device) -> dict[str, Any] | None:

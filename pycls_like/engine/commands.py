@@ -10,19 +10,16 @@ import argparse
 import json
 import sys
 
+from pycls_like.cli import add_overrides
+
 
 def add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="run config YAML (native or pycls format)")
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="run directory (resumed if it holds a run)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. optim.lr=0.2 or data.path=/data/cifar (repeatable)",
+    add_overrides(
+        parser, "override a config key, e.g. optim.lr=0.2 or data.path=/data/cifar (repeatable)"
     )
     parser.add_argument(
         "--device", choices=("auto", "cpu", "cuda"), help="where to train (default: config, auto)"

@@ -43,12 +43,12 @@ read run configs without training.
 """
 
 import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pycls_like.coerce import coerce
 from pycls_like.data import DataConfig
 from pycls_like.errors import ConfigError
 from pycls_like.io import apply_overrides, read_yaml, spec_from_data
@@ -146,40 +146,6 @@ class RunConfig:
         }
 
 
-def _coerce(value: Any, kind: Any, key: str) -> Any:
-    """YAML value -> field type; refuses lossy conversions. Strings like "5e-4" pass as floats
-    (YAML 1.1 reads exponents without a dot as strings)."""
-    if isinstance(kind, types.UnionType):  # `int | None`
-        if value is None:
-            return None
-        kind = next(k for k in typing.get_args(kind) if k is not type(None))
-    if typing.get_origin(kind) is tuple:
-        inner = typing.get_args(kind)
-        if not isinstance(value, list | tuple) or len(value) != len(inner):
-            raise ConfigError(f"must be a list of {len(inner)} numbers, got {value!r}", key=key)
-        return tuple(_coerce(v, k, key) for v, k in zip(value, inner, strict=True))
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"must be true or false, got {value!r}", key=key)
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            raise ConfigError(f"must be an integer, got {value!r}", key=key)
-        return int(value)
-    if kind is float:
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"must be a number, got {value!r}", key=key)
-        return float(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"must be a string, got {value!r}", key=key)
-    return value
-
-
 def _section(cls: type, values: Any, prefix: str) -> Any:
     """Build a section dataclass from a mapping; unknown keys and bad values name `prefix.key`."""
     if values is None:
@@ -193,7 +159,7 @@ def _section(cls: type, values: Any, prefix: str) -> Any:
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"unknown key (known: {', '.join(known)})", key=key)
-            kwargs[key] = _coerce(value, hints[key], key)
+            kwargs[key] = coerce(value, hints[key], key)
         return cls(**kwargs)
     except ConfigError as err:
         raise err.located(prefix=prefix) from None
@@ -221,7 +187,7 @@ def run_config_from_dict(data: dict[str, Any], source: str | None = None) -> Run
             spec = dataclasses.replace(spec, num_classes=data_cfg.num_classes)
         hints = typing.get_type_hints(RunConfig)
         scalars = {
-            k: _coerce(data[k], hints[k], k) for k in ("seed", "device", "threads") if k in data
+            k: coerce(data[k], hints[k], k) for k in ("seed", "device", "threads") if k in data
         }
         return RunConfig(
             model=spec,

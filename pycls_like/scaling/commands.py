@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from pycls_like.cli import add_overrides
 from pycls_like.commands import _record, _si
 from pycls_like.errors import ConfigError
 from pycls_like.io import load_spec
@@ -29,14 +30,7 @@ def add_scale(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--factor", type=float, help="multiply flops by about this (> 0)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("-o", "--output", metavar="OUT.yaml", help="write the scaled spec as YAML")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key of the input spec",
-    )
+    add_overrides(parser, "override a key of the input spec")
     parser.add_argument(
         "--growth",
         action="store_true",

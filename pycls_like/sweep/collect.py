@@ -9,24 +9,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from pycls_like.fileio import write_atomic
+from pycls_like.results import COMPLEXITY_COLUMNS, RUN_COLUMNS, TABLE_COLUMNS
 from pycls_like.sweep.rundir import (
     SAMPLE_FILE,
     read_json,
     read_result,
     run_dirs,
     status_of,
-    write_atomic,
-)
-
-COMPLEXITY = ("flops", "params", "acts")
-RESULT_COLUMNS = (
-    "top1_err",
-    "top5_err",
-    "best_top1_err",
-    "best_top5_err",
-    "epochs",
-    "train_time_s",
-    "images_per_s",
 )
 
 
@@ -47,10 +37,10 @@ def run_row(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
     row: dict[str, Any] = {"id": run_dir.name, "status": status_of(run_dir, result, problem)}
     row.update(sample.get("params", {}))
     complexity = sample.get("complexity", {})
-    for key in COMPLEXITY:
+    for key in COMPLEXITY_COLUMNS:
         # The engine measures the model it built; the sample's analytic count covers pending runs.
         row[key] = (result or {}).get(key, complexity.get(key))
-    for key in RESULT_COLUMNS:
+    for key in RUN_COLUMNS:
         row[key] = (result or {}).get(key)
     row["block_widths"] = json.dumps(sample.get("block_widths", []))
     return row, problems
@@ -69,11 +59,10 @@ def collect_rows(sweep_dir: Path) -> list[dict[str, Any]]:
 
 def columns(rows: list[dict[str, Any]]) -> list[str]:
     """id, status, sampled parameters (first-seen order), complexity, results, block_widths."""
-    fixed = ("id", "status", *COMPLEXITY, *RESULT_COLUMNS, "block_widths")
     sampled: dict[str, None] = {}
     for row in rows:
-        sampled.update({k: None for k in row if k not in fixed})
-    return ["id", "status", *sampled, *COMPLEXITY, *RESULT_COLUMNS, "block_widths"]
+        sampled.update({k: None for k in row if k not in TABLE_COLUMNS})
+    return ["id", "status", *sampled, *COMPLEXITY_COLUMNS, *RUN_COLUMNS, "block_widths"]
 
 
 def collect(sweep_dir: str | Path, write: bool = True) -> Any:
@@ -85,7 +74,7 @@ def collect(sweep_dir: str | Path, write: bool = True) -> Any:
     table = pd.DataFrame(rows, columns=columns(rows))
     table["id"] = table["id"].astype(str)  # "0007" must not become 7 in readers that sniff types
     for col in (
-        *COMPLEXITY,
+        *COMPLEXITY_COLUMNS,
         "epochs",
     ):  # counts stay integers next to the empty cells of pending runs
         table[col] = table[col].astype("Int64")

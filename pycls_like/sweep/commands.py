@@ -12,6 +12,8 @@ Only the standard library is imported here; the sweep modules load when a comman
 import argparse
 import sys
 
+from pycls_like.cli import add_overrides
+
 ACTIONS = ("setup", "launch", "collect", "status")
 
 
@@ -25,14 +27,7 @@ def add_sweep(parser: argparse.ArgumentParser) -> None:
         metavar="SWEEP",
         help=f"optional action ({', '.join(ACTIONS)}), then a sweep YAML or a sweep directory",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a sweep config key, e.g. n=64 or launcher.type=ray",
-    )
+    add_overrides(parser, "override a sweep config key, e.g. n=64 or launcher.type=ray")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("--json", action="store_true", help="status: one JSON object")
 

@@ -10,8 +10,6 @@ The run directory is the unit of resume: status is derived from these files only
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +35,6 @@ def run_dirs(sweep_dir: Path) -> list[Path]:
         return []
     found = [p for p in runs.iterdir() if p.name.isdigit() and (p / CONFIG_FILE).exists()]
     return sorted(found, key=lambda p: int(p.name))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -17,11 +17,12 @@ import yaml
 
 from pycls_like.complexity import complexity
 from pycls_like.errors import ConfigError
+from pycls_like.fileio import write_atomic
 from pycls_like.io import read_yaml
 from pycls_like.plan import block_widths
 from pycls_like.specs import spec_to_dict
 from pycls_like.sweep.config import POPULATION_KEYS, SweepConfig, sweep_from_dict
-from pycls_like.sweep.rundir import CONFIG_FILE, SAMPLE_FILE, run_dirs, run_id, write_atomic
+from pycls_like.sweep.rundir import CONFIG_FILE, SAMPLE_FILE, run_dirs, run_id
 
 SWEEP_FILE = "sweep.yaml"
 

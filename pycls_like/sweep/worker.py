@@ -16,6 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
+from pycls_like.fileio import write_atomic
 from pycls_like.sweep.claims import Claim, heartbeat, release, try_claim
 from pycls_like.sweep.rundir import (
     ATTEMPTS_FILE,
@@ -27,7 +28,6 @@ from pycls_like.sweep.rundir import (
     is_finished,
     read_result,
     run_dirs,
-    write_atomic,
 )
 
 
