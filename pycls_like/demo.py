@@ -32,7 +32,7 @@ class DemoSettings:
 
 # ~15 s of CPU per model at 4-12 MF: the full demo fits 10 minutes on 2 cores, --quick 2 minutes.
 FULL = DemoSettings(n=10, flops=(4e6, 12e6), n_train=4000, n_test=1000, epochs=3)
-QUICK = DemoSettings(n=6, flops=(4e6, 12e6), n_train=2000, n_test=500, epochs=2)
+QUICK = DemoSettings(n=6, flops=(3e6, 8e6), n_train=3000, n_test=500, epochs=2)
 
 
 def default_workers(device: str) -> int | None:
@@ -83,6 +83,11 @@ def _describe(pop: dict) -> str:
     )
 
 
+def _p(pvalue: float | None) -> str:
+    """p-values are null in report.json when undefined (too few effective models)."""
+    return "n/a" if pvalue is None else f"{pvalue:.3g}"
+
+
 def summarize(report: dict) -> list[str]:
     """The few lines a user wants after the demo: which space wins, how sure, the best model."""
     pops = sorted(report["populations"], key=lambda p: p["median_error"])
@@ -94,9 +99,9 @@ def summarize(report: dict) -> list[str]:
     raw, normalized = ks.get(pair), norm.get(pair)
     verdict = f"better space: {better['name']} (median error {better['median_error']:.1f}% vs {worse['median_error']:.1f}%)"
     if raw:
-        verdict += f"; KS D={raw['statistic']:.2f}, p={raw['pvalue']:.3g}"
+        verdict += f"; KS D={raw['statistic']:.2f}, p={_p(raw['pvalue'])}"
     if normalized:
-        verdict += f" (complexity-normalized p={normalized['pvalue']:.3g})"
+        verdict += f" (complexity-normalized p={_p(normalized['pvalue'])})"
     lines.append(verdict)
     best = min(pops, key=lambda p: p["best"]["top1_err"])
     b = best["best"]
@@ -127,7 +132,9 @@ def demo(
         print(f"{space}: {format_summary(summary)}", flush=True)
         collect(config.sweep_dir)
         dirs[space] = config.sweep_dir
-    report = write_report(dirs, out / "report.html")
+    # About 3+ models per log-flops bin, so the normalized EDFs keep some effective sample size.
+    bins = min(10, max(2, settings.n // 3))
+    report = write_report(dirs, out / "report.html", bins=bins)
     return [*summarize(report), f"report: {out / 'report.html'}"]
 
 

@@ -1,5 +1,7 @@
 """EDFs, normalization, KS tests, bootstrap bands and best-of-n against scipy and Monte Carlo."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -164,3 +166,11 @@ def test_edf_and_ks_invariants(a, b):
     assert (ours.statistic, ours.pvalue) == (ref.statistic, ref.pvalue)
     weighted = ks_test(edf(a, np.ones(len(a))), edf(b, np.ones(len(b))))
     assert weighted.statistic == pytest.approx(ref.statistic, abs=1e-12)
+
+
+def test_weighted_ks_p_value_undefined_below_two_effective_models():
+    """One effective model per side makes D 0 or 1 whatever the spaces: no p-value, not p = 0."""
+    a = edf([50.0, 60.0, 70.0], weights=[1.0, 0.0, 0.0])
+    b = edf([40.0, 80.0], weights=[0.0, 1.0])
+    result = ks_test(a, b)
+    assert result.statistic == 1.0 and math.isnan(result.pvalue)

@@ -138,7 +138,7 @@ def ks_test(a: EDF, b: EDF) -> KSResult:
     sup_e |F_a(e) - F_b(e)| over all pooled errors, and the p-value is the Kolmogorov distribution
     `scipy.stats.kstwo.sf(D, round(n))` with n = n_a*n_b/(n_a + n_b) computed from Kish effective
     sizes -- what ks_2samp(method="asymp") does with the real sizes, so the two agree for
-    uniform weights.
+    uniform weights. Below 2 effective models per side the p-value is undefined (NaN).
     """
     if not (a.weighted or b.weighted):
         res = stats.ks_2samp(a.errors, b.errors)
@@ -151,6 +151,8 @@ def ks_test(a: EDF, b: EDF) -> KSResult:
     cdf_b = np.where(x < b.errors[0], 0.0, cdf_b)
     stat = float(np.max(np.abs(cdf_a - cdf_b)))
     n_a, n_b = a.n_eff, b.n_eff
+    if min(n_a, n_b) < 2:  # one effective model per side: D is 0 or 1 whatever the spaces
+        return KSResult(stat, float("nan"), n_a, n_b, "weighted-kolmogorov")
     en = max(1.0, float(np.round(n_a * n_b / (n_a + n_b))))
     return KSResult(stat, float(stats.kstwo.sf(stat, en)), n_a, n_b, "weighted-kolmogorov")
 
