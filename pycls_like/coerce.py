@@ -10,6 +10,18 @@ from typing import Any
 from pycls_like.errors import ConfigError
 
 
+def yaml_number(value: Any, key: str) -> int | float:
+    """A YAML number, ints kept; text such as "1e-4" too (YAML 1.1 reads it as a string)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"must be a number, got {value!r}", key=key)
+    return value
+
+
 def coerce(value: Any, kind: Any, key: str) -> Any:
     """Convert `value` to the annotated type `kind`. Strings like "5e-4" pass as floats (YAML 1.1
     reads exponents without a dot as strings)."""
@@ -35,14 +47,7 @@ def coerce(value: Any, kind: Any, key: str) -> Any:
             raise ConfigError(f"must be an integer, got {value!r}", key=key)
         return int(value)
     if kind is float:
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"must be a number, got {value!r}", key=key)
-        return float(value)
+        return float(yaml_number(value, key))
     if not isinstance(value, str):
         raise ConfigError(f"must be a string, got {value!r}", key=key)
     return value

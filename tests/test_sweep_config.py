@@ -203,3 +203,12 @@ def test_example_sweeps_set_up(example, tmp_path, cli):
     code, _, err = cli("sweep", "setup", str(example), "--set", f"out={tmp_path}", "--set", "n=2")
     assert code == 0, err
     assert len(list(tmp_path.glob("*/runs/*/config.yaml"))) == 2
+
+
+def test_examples_are_shipped():
+    """The parametrized test above must not pass by finding nothing."""
+    assert {p.stem for p in EXAMPLES.glob("*.yaml")} >= {
+        "tiny_cpu",
+        "cifar_regnetx",
+        "regnetx_slurm",
+    }

@@ -4,6 +4,7 @@
 images, one epoch, 2-stage AnyNets of a few thousand parameters, one thread per run.
 """
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,10 @@ def test_local_sweep_table(local_sweep):
     assert all(
         len(w) == d0 + d1 for w, d0, d1 in zip(widths, table["ds_0"], table["ds_1"], strict=True)
     )
-    assert pd.read_parquet(local_sweep / "results.parquet").shape == table.shape
+    if importlib.util.find_spec("pyarrow"):  # parquet is written only where pyarrow is installed
+        assert pd.read_parquet(local_sweep / "results.parquet").shape == table.shape
+    else:
+        assert not (local_sweep / "results.parquet").exists()
     stored = yaml.safe_load((local_sweep / "sweep.yaml").read_text())
     assert stored["name"] == "tiny" and stored["space"]["family"] == "anynet"
 

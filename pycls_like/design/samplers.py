@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from pycls_like.coerce import yaml_number
 from pycls_like.errors import ConfigError
 
 SAMPLER_TYPES = ("uniform", "log_uniform", "int", "power2", "power2_or_log_uniform", "choice")
@@ -178,25 +179,13 @@ def finite_values(sampler: Sampler) -> tuple[Any, ...]:
     return sampler.values if isinstance(sampler, Choice) else ()
 
 
-def _number(value: Any, key: str) -> float | int:
-    """A YAML number; text such as "1e-4" too (YAML 1.1 reads 1e-4 without a dot as a string)."""
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"must be a number, got {value!r}", key=key)
-    return value
-
-
 def _range(data: dict[str, Any], key: str, positive: bool) -> tuple[float, float]:
     rng = data.get("range")
     if not isinstance(rng, list | tuple) or len(rng) != 2:
         raise ConfigError(
             f"needs `range: [lo, hi]` with two numbers, got {rng!r}", key=f"{key}.range"
         )
-    lo, hi = (_number(v, f"{key}.range") for v in rng)
+    lo, hi = (yaml_number(v, f"{key}.range") for v in rng)
     if lo > hi:
         raise ConfigError(f"inverted range [{lo}, {hi}]: lo must be <= hi", key=f"{key}.range")
     if positive and lo <= 0:
@@ -239,7 +228,7 @@ def parse_sampler(value: Any, key: str) -> Sampler:
         return Power2(_power2_exponent(lo, key), _power2_exponent(hi, key))
     _check_keys(value, {"type", "range", "q"}, key)
     q = value.get("q")
-    q = None if q is None else _number(q, f"{key}.q")
+    q = None if q is None else yaml_number(q, f"{key}.q")
     if kind == "power2_or_log_uniform":
         lo, hi = _range(value, key, positive=True)
         if not isinstance(q, int) or q < 1:
