@@ -106,6 +106,9 @@ def test_column_sources():
     assert model_dimensions(regnet, {"depth": "depth_blocks"})["depth"][1].tolist() == [9]
     with pytest.raises(ConfigError, match="nope"):
         model_dimensions(regnet, {"width": "nope"})
+    # A group width shared by all stages is one number per row (sweep tables of AnyNetX_C-E).
+    shared = pd.DataFrame({"ds_0": [1, 2], "ws_0": [32, 64], "gs": [8, 2]})
+    assert model_dimensions(shared)["group_width"][1].tolist() == [8, 2]
 
 
 def test_bad_tables():

@@ -228,7 +228,7 @@ def _summary_table(a: Analysis) -> str:
                 float(p.rows[a.error].median()),
                 str(best["id"]),
                 float(best.get("flops", float("nan"))),
-                float(best.get("params", float("nan"))),
+                float(best.get("params", float("nan"))) / 1e6,
             ]
         )
     header = [
@@ -241,7 +241,7 @@ def _summary_table(a: Analysis) -> str:
         f"median {a.error}",
         "best model",
         "best: flops",
-        "best: params",
+        "best: params (M)",
     ]
     return _table(header, rows)
 

@@ -69,13 +69,18 @@ class ScalingRules:
 
 
 def _as_list(value: object) -> list:
-    """A list-valued cell; CSV files hold lists as JSON text ("[1, 3, 6, 6]")."""
+    """A list-valued cell; CSV files hold lists as JSON text ("[1, 3, 6, 6]"), and a parameter
+    shared by all stages (`gs: {shared: true}`) is a single number."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             raise ConfigError(f"cannot read {value!r} as a list of stage values") from None
-    return list(value) if isinstance(value, list | tuple | np.ndarray) else []
+    if isinstance(value, list | tuple | np.ndarray):
+        return list(value)
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return [value]
+    return []
 
 
 def _stage_values(table: pd.DataFrame, prefix: str) -> pd.DataFrame | None:
