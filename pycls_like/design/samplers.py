@@ -75,11 +75,8 @@ def _grid(lo: float, hi: float, q: float, key: str) -> Grid:
 
 
 @dataclass(frozen=True)
-class Uniform(Sampler):
-    """Uniform on [lo, hi); with q, every multiple of q in [lo, hi] is equally likely.
-
-    pycls draws from [lo, hi + q) and floors to q: the same distribution as drawing k uniformly.
-    """
+class _Ranged(Sampler):
+    """A law on [lo, hi], optionally quantized to a grid of multiples of q."""
 
     lo: float
     hi: float
@@ -88,6 +85,14 @@ class Uniform(Sampler):
     @property
     def integral(self) -> bool:  # type: ignore[override]
         return self.grid is not None and self.grid.den == 1
+
+
+@dataclass(frozen=True)
+class Uniform(_Ranged):
+    """Uniform on [lo, hi); with q, every multiple of q in [lo, hi] is equally likely.
+
+    pycls draws from [lo, hi + q) and floors to q: the same distribution as drawing k uniformly.
+    """
 
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         if self.grid is None:
@@ -96,20 +101,12 @@ class Uniform(Sampler):
 
 
 @dataclass(frozen=True)
-class LogUniform(Sampler):
+class LogUniform(_Ranged):
     """Log-uniform on [lo, hi); with q, log-uniform on [lo, hi + q) floored to a multiple of q.
 
     Flooring keeps the log-uniform mass of each cell [kq, (k+1)q): P(kq) ~ log((k+1)/k), so
     small widths stay as likely as the continuous law says (pycls `log_uniform`).
     """
-
-    lo: float
-    hi: float
-    grid: Grid | None = None
-
-    @property
-    def integral(self) -> bool:  # type: ignore[override]
-        return self.grid is not None and self.grid.den == 1
 
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         top = self.hi if self.grid is None else self.hi + self.grid.q
