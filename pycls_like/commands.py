@@ -1,23 +1,25 @@
 """`pycls-like complexity` and `pycls-like presets`: instant, torch-free queries (unless --measure)."""
 
 import argparse
+import importlib.util
 import json
 import sys
 
-from pycls_like.cli import add_overrides
+from pycls_like.cli_options import add_overrides
 from pycls_like.complexity import complexity
-from pycls_like.io import load_spec
+from pycls_like.errors import ConfigError
+from pycls_like.io import load_spec, split_trailing_overrides
 from pycls_like.plan import stage_summaries
-from pycls_like.presets import PRESETS
+from pycls_like.presets import PRESETS, aliases_of
 from pycls_like.specs import ModelSpec
 
 
-def _si(value: int, unit: str = "") -> str:
+def si(value: int, unit: str = "") -> str:
     """Flops in M or G, like the papers' tables."""
     return f"{value / 1e9:.2f} G{unit}" if value >= 1e9 else f"{value / 1e6:.1f} M{unit}"
 
 
-def _record(arg: str, spec: ModelSpec) -> dict:
+def complexity_record(arg: str, spec: ModelSpec) -> dict:
     cx = complexity(spec)
     stages = [
         {
@@ -36,7 +38,7 @@ def _human(record: dict, spec: ModelSpec) -> str:
     head = f"{record['spec']}  ({spec.family}, {spec.resolution} px, {spec.num_classes} classes)"
     lines = [
         head,
-        f"  flops {_si(record['flops'])} multiply-adds   params {record['params'] / 1e6:.2f} M"
+        f"  flops {si(record['flops'])} multiply-adds   params {record['params'] / 1e6:.2f} M"
         f"   acts {record['acts'] / 1e6:.2f} M",
     ]
     if record["stages"]:
@@ -65,7 +67,8 @@ def add_complexity(parser: argparse.ArgumentParser) -> None:
         "specs",
         nargs="+",
         metavar="SPEC",
-        help="preset name or YAML spec path (native or pycls format)",
+        help="preset name (or timm/torchvision name) or YAML spec path (native or pycls format), "
+        "optionally followed by pycls-style KEY VALUE overrides (REGNET.DEPTH 20)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per SPEC per line")
     add_overrides(parser, "override a spec key")
@@ -74,20 +77,42 @@ def add_complexity(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_complexity(args: argparse.Namespace) -> int:
-    out = []
-    for arg in args.specs:
-        spec = load_spec(arg, args.overrides)
-        record = _record(arg, spec)
-        if args.measure:
-            from pycls_like.models.measure import measure_complexity
+def _measured(record: dict, spec: ModelSpec) -> dict:
+    """The record plus fvcore's count of the built module and the difference to the analytic one."""
+    from pycls_like.models.measure import measure_complexity
 
-            measured = measure_complexity(spec).as_dict()
-            record["measured"] = measured
-            record["difference"] = {k: measured[k] - record[k] for k in measured}
-        out.append(json.dumps(record) if args.json else _human(record, spec))
-    sys.stdout.write(("\n" if args.json else "\n\n").join(out) + "\n")
-    return 0
+    measured = measure_complexity(spec).as_dict()
+    return {
+        **record,
+        "measured": measured,
+        "difference": {k: measured[k] - record[k] for k in measured},
+    }
+
+
+def run_complexity(args: argparse.Namespace) -> int:
+    """Every good SPEC is answered in argument order; each bad one is one stderr line, exit 2."""
+    if args.measure and importlib.util.find_spec("fvcore") is None:
+        raise ConfigError("--measure needs fvcore: pip install 'pycls_like[measure]'")
+    specs, trailing = split_trailing_overrides(args.specs)
+    if not specs:
+        raise ConfigError("expected a SPEC before the KEY VALUE overrides")
+    overrides = [*args.overrides, *trailing]
+    failed, first = 0, True
+    for arg in specs:
+        try:
+            spec = load_spec(arg, overrides)
+            record = complexity_record(arg, spec)
+            if args.measure:
+                record = _measured(record, spec)
+        except ConfigError as err:
+            failed += 1
+            sys.stdout.flush()  # a terminal shows answers and errors in argument order
+            print(f"pycls-like complexity: error: {err}", file=sys.stderr, flush=True)
+            continue
+        sep = "" if first or args.json else "\n"
+        sys.stdout.write(sep + (json.dumps(record) if args.json else _human(record, spec)) + "\n")
+        first = False
+    return 2 if failed else 0
 
 
 def add_presets(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +131,7 @@ def run_presets(args: argparse.Namespace) -> int:
                         "family": spec.family,
                         "resolution": spec.resolution,
                         **cx.as_dict(),
+                        "aliases": aliases_of(name),
                     }
                 )
             )
@@ -113,8 +139,13 @@ def run_presets(args: argparse.Namespace) -> int:
             rows.append(
                 f"{name:<18} {spec.family:<7} {spec.resolution:>4} px  {cx.flops / 1e9:7.2f} GF"
                 f"  {cx.params / 1e6:7.1f} M params  {cx.acts / 1e6:6.1f} M acts"
+                f"  {' '.join(aliases_of(name))}".rstrip()
             )
     if not args.json:
-        rows.insert(0, f"{'name':<18} {'family':<7} {'res':>7}  {'flops (multiply-adds)':>10}")
+        rows.insert(
+            0,
+            f"{'name':<18} {'family':<7} {'res':>7}  {'flops (multiply-adds)':<53}"
+            "timm / torchvision names",
+        )
     print("\n".join(rows))
     return 0

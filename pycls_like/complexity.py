@@ -1,13 +1,18 @@
 """Analytic flops (multiply-adds), params and activations of a spec, exact to the integer.
 
-Follows shared/CONVENTIONS.md (the pycls counting rules): one accumulator method per primitive,
-walked over the same structural plan the module builder uses. Never imports torch.
+Follows CONVENTIONS.md (the pycls counting rules): `Tally` is a layer sink (`layers.Sink`) with one
+accumulator per primitive; it walks the layers of `pycls_like.layers` over the plan, stage by
+stage (a stage's later blocks are alike: one is counted and multiplied). The same `Tally` counts
+numpy arrays of candidates for the sampler (`design/batch.py`). Never imports torch.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
-from pycls_like.plan import BlockPlan, CNNPlan, StemPlan, ViTPlan, make_plan
+from pycls_like.arith import where
+from pycls_like.plan import CNNPlan, ViTPlan, make_plan
 from pycls_like.specs import ModelSpec
+from pycls_like.stagecount import head_counter, network_counter, stage_counter, stem_counter
 
 
 @dataclass(frozen=True)
@@ -23,147 +28,153 @@ class Complexity:
 
 
 class Tally:
-    """Running counts plus the current spatial size (batch size 1)."""
+    """Running counts plus the current (square) spatial size, batch size 1.
 
-    __slots__ = ("h", "w", "flops", "params", "acts")
+    Values may be ints or numpy arrays (one entry per candidate); `when` masks optional layers.
+    With `flops_only`, params and acts are not kept (the sampler's cheap first pass).
+    """
 
-    def __init__(self, h: int, w: int):
-        self.h, self.w, self.flops, self.params, self.acts = h, w, 0, 0, 0
+    __slots__ = ("h", "flops", "params", "acts", "full")
+
+    def __init__(self, h: Any, *, flops_only: bool = False):
+        self.h, self.flops, self.params, self.acts, self.full = h, 0, 0, 0, not flops_only
 
     def conv(
-        self, c_in: int, c_out: int, k: int, *, stride: int = 1, groups: int = 1, bias: bool = False
+        self,
+        name: str,
+        c_in: Any,
+        c_out: Any,
+        k: int,
+        *,
+        stride: Any = 1,
+        groups: Any = 1,
+        bias: bool = False,
+        when: Any = True,
     ) -> None:
         """k x k conv with padding k//2: h' = (h - 1) // stride + 1."""
-        self.h, self.w = (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
-        hw = self.h * self.w
-        self.flops += k * k * c_in * c_out * hw // groups + (c_out * hw if bias else 0)
-        self.params += k * k * c_in * c_out // groups + (c_out if bias else 0)
-        self.acts += c_out * hw
+        if when is False:
+            return
+        h = self.h if type(stride) is int and stride == 1 else (self.h - 1) // stride + 1
+        hw = h * h
+        flops = k * k * c_in * c_out * hw // groups + (c_out * hw if bias else 0)
+        if when is True:
+            self.h = h
+        else:
+            self.h, flops = where(when, h, self.h), flops * when
+        self.flops += flops
+        if self.full:
+            self.params += (k * k * c_in * c_out // groups + (c_out if bias else 0)) * when
+            self.acts += c_out * hw * when
+
+    def norm(self, name: str, c: Any, *, final: bool = False, when: Any = True) -> None:
+        """Batch norm or layer norm: 2c learnable scalars, nothing else."""
+        if self.full and when is not False:
+            self.params += 2 * c * when
+
+    def act(self, name: str, *, when: Any = True) -> None:
+        """Activations are free."""
+
+    def se(self, name: str, c: Any, c_se: Any) -> None:
+        """Squeeze-excitation: two biased 1x1 convs on the pooled 1 x 1 map; the map keeps its size."""
+        if not hasattr(c_se, "shape") and not c_se:  # no SE (arrays are masked instead)
+            return
+        on = c_se > 0
+        cost = (c * c_se + c_se + c_se * c + c) * on
+        self.flops += cost
+        if self.full:
+            self.params += cost
+            self.acts += (c_se + c) * on
+
+    def max_pool(self, name: str, c: Any, *, k: int, stride: int) -> None:
+        self.h = (self.h - 1) // stride + 1
+        if self.full:
+            self.acts += c * self.h * self.h
+
+    def pool(self, name: str) -> None:
+        self.h = 1
+
+    def dropout(self, name: str, p: float) -> None:
+        """Dropout is free."""
+
+    def linear(self, name: str, c_in: Any, c_out: Any, *, locations: int = 1) -> None:
+        """A biased linear layer applied at `locations` tokens."""
+        self.flops += (c_in * c_out + c_out) * locations
+        if self.full:
+            self.params += c_in * c_out + c_out
+            self.acts += c_out * locations
 
     def patchify(self, c_in: int, c_out: int, k: int) -> None:
         """Non-overlapping k x k conv with stride k and bias (h divisible by k)."""
-        self.h, self.w = self.h // k, self.w // k
-        hw = self.h * self.w
+        self.h //= k
+        hw = self.h * self.h
         self.flops += k * k * c_in * c_out * hw + c_out * hw
         self.params += k * k * c_in * c_out + c_out
         self.acts += c_out * hw
 
-    def norm(self, c: int) -> None:
-        """Batch norm or layer norm: 2c learnable scalars, nothing else."""
-        self.params += 2 * c
-
-    def max_pool(self, c: int, *, stride: int) -> None:
-        self.h, self.w = (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
-        self.acts += c * self.h * self.w
-
-    def linear(self, c_in: int, c_out: int, *, locations: int = 1, bias: bool = True) -> None:
-        self.flops += (c_in * c_out + (c_out if bias else 0)) * locations
-        self.params += c_in * c_out + (c_out if bias else 0)
-        self.acts += c_out * locations
-
-    def se(self, c: int, c_se: int) -> None:
-        """Squeeze-excitation: two biased 1x1 convs on the pooled 1 x 1 map; the map keeps its size."""
-        self.flops += c * c_se + c_se + c_se * c + c
-        self.params += c * c_se + c_se + c_se * c + c
-        self.acts += c_se + c
-
     def attention(self, d: int, heads: int, seq_len: int) -> None:
         """Multi-head self-attention: qkv projection, q.k^T, weights.v, output projection."""
         head_d, n = d // heads, seq_len
-        self.linear(d, 3 * d, locations=n)
+        self.linear("qkv", d, 3 * d, locations=n)
         self.flops += heads * n * head_d * n + heads * n * n * head_d
         self.acts += heads * n * n + heads * n * head_d
-        self.linear(d, d, locations=n)
+        self.linear("proj", d, d, locations=n)
 
 
-def _count_stem(t: Tally, stem: StemPlan) -> None:
-    if stem.kind == "res_stem_in":
-        t.conv(stem.w_in, stem.w_out, 7, stride=2)
-        t.norm(stem.w_out)
-        t.max_pool(stem.w_out, stride=2)
-    else:  # res_stem_cifar (s1), simple_stem_in and effnet_stem (s2): conv3x3 + norm
-        t.conv(stem.w_in, stem.w_out, 3, stride=1 if stem.kind == "res_stem_cifar" else 2)
-        t.norm(stem.w_out)
+def count_cnn(plan: CNNPlan) -> tuple[int, int, int]:
+    """Stem, each stage (its first block, then one later block times depth - 1), head.
+
+    A stage is counted by `stagecount.stage_counter`: this Tally's own rules over the kind's
+    layers, recorded once as straight-line code (a method call per layer costs too much)."""
+    stages = plan.stages
+    if stages:  # the usual case: every stage of one kind, counted by one generated function
+        first = stages[0]
+        key = (first.block, first.stride_1x1, first.se_ratio > 0)
+        if all((st.block, st.stride_1x1, st.se_ratio > 0) == key for st in stages):
+            count = network_counter(plan.stem, *key)
+            return count(plan.resolution, plan.stem_w, stages, plan.head_w, plan.num_classes)
+    flops, params, acts, h = stem_counter(plan.stem)(plan.resolution, plan.stem_w)
+    w_out = plan.stem_w
+    for block, d, w_in, w_out, stride, b, g, se_r, kernel, stride_1x1 in plan.stages:
+        f, p, a, h = stage_counter(block, stride_1x1, se_r > 0)(
+            h, w_in, w_out, stride, b, g, se_r, kernel, d
+        )
+        flops, params, acts = flops + f, params + p, acts + a
+    f, p, a, h = head_counter()(h, w_out, plan.head_w, plan.num_classes)
+    return flops + f, params + p, acts + a
 
 
-def _count_block(t: Tally, b: BlockPlan) -> None:
-    h, w = t.h, t.w
-    if b.kind == "mbconv":
-        if b.w_b != b.w_in:
-            t.conv(b.w_in, b.w_b, 1)
-            t.norm(b.w_b)
-        t.conv(b.w_b, b.w_b, b.kernel, stride=b.stride, groups=b.w_b)
-        t.norm(b.w_b)
-        if b.w_se:
-            t.se(b.w_b, b.w_se)
-        t.conv(b.w_b, b.w_out, 1)
-        t.norm(b.w_out)
-        return
-    if b.kind == "res_bottleneck_block":
-        s1, s3 = (b.stride, 1) if b.stride_1x1 else (1, b.stride)
-        t.conv(b.w_in, b.w_b, 1, stride=s1)
-        t.norm(b.w_b)
-        t.conv(b.w_b, b.w_b, 3, stride=s3, groups=b.groups)
-        t.norm(b.w_b)
-        if b.w_se:
-            t.se(b.w_b, b.w_se)
-        t.conv(b.w_b, b.w_out, 1)
-        t.norm(b.w_out)
-    else:  # vanilla_block, res_basic_block: two conv3x3
-        t.conv(b.w_in, b.w_out, 3, stride=b.stride)
-        t.norm(b.w_out)
-        t.conv(b.w_out, b.w_out, 3)
-        t.norm(b.w_out)
-    if b.has_proj:
-        t.h, t.w = h, w
-        t.conv(b.w_in, b.w_out, 1, stride=b.stride)  # same output size as the main path
-        t.norm(b.w_out)
-
-
-def _count_cnn(plan: CNNPlan) -> Tally:
-    t = Tally(plan.resolution, plan.resolution)
-    _count_stem(t, plan.stem)
-    for blocks in plan.stages:
-        for block in blocks:
-            _count_block(t, block)
-    head = plan.head
-    w_in = head.w_in
-    if head.head_w:
-        t.conv(w_in, head.head_w, 1)
-        t.norm(head.head_w)
-        w_in = head.head_w
-    t.h = t.w = 1  # global average pool
-    t.linear(w_in, head.num_classes)
-    return t
-
-
-def _count_vit(plan: ViTPlan) -> Tally:
-    t = Tally(plan.resolution, plan.resolution)
-    d = plan.d
-    if plan.stem_ws:
+def count_vit(plan: ViTPlan) -> tuple[int, int, int]:
+    t = Tally(plan.resolution)
+    d = plan.hidden_d
+    if plan.conv_stem:
         w_in = 3
         for w, s in zip(plan.stem_ws, plan.stem_ss, strict=True):
-            t.conv(w_in, w, 3, stride=s)
-            t.norm(w)
+            t.conv("conv", w_in, w, 3, stride=s)
+            t.norm("bn", w)
             w_in = w
-        t.conv(w_in, d, 1, bias=True)
+        t.conv("last", w_in, d, plan.stem_k, stride=plan.stem_s, bias=True)
     else:
         t.patchify(3, d, plan.patch_size)
     n = plan.seq_len
     t.params += n * d + (d if plan.class_token else 0)  # position embeddings, class token
-    for _ in range(plan.depth):
-        t.norm(d)
-        t.attention(d, plan.heads, n)
-        t.norm(d)
-        t.linear(d, plan.mlp_d, locations=n)
-        t.linear(plan.mlp_d, d, locations=n)
-    t.norm(d)
-    t.linear(d, plan.num_classes)
-    return t
+    f, p, a = t.flops, t.params, t.acts  # the encoder blocks are alike: count one
+    t.norm("ln_1", d)
+    t.attention(d, plan.heads, n)
+    t.norm("ln_2", d)
+    t.linear("mlp_1", d, plan.mlp_d, locations=n)
+    t.linear("mlp_2", plan.mlp_d, d, locations=n)
+    k = plan.depth
+    t.flops, t.params, t.acts = (
+        f + (t.flops - f) * k,
+        p + (t.params - p) * k,
+        a + (t.acts - a) * k,
+    )
+    t.norm("ln", d)
+    t.linear("head", d, plan.num_classes)
+    return t.flops, t.params, t.acts
 
 
 def complexity(spec: ModelSpec) -> Complexity:
     """Exact flops (multiply-adds), params and activations of `spec` at its resolution."""
     plan = make_plan(spec)
-    t = _count_vit(plan) if isinstance(plan, ViTPlan) else _count_cnn(plan)
-    return Complexity(t.flops, t.params, t.acts)
+    return Complexity(*(count_vit(plan) if type(plan) is ViTPlan else count_cnn(plan)))

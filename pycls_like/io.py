@@ -3,6 +3,7 @@
 Every failure is a ConfigError naming the file and key, so the CLI can print one line.
 """
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,31 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     except yaml.YAMLError:
         raise ConfigError(f"cannot parse value {text!r}", key=key) from None
     return key.strip().split("."), value
+
+
+# A pycls config key as pycls users type it after the config file: `REGNET.DEPTH`, `TRAIN.IM_SIZE`.
+_PYCLS_KEY = re.compile(r"[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+")
+
+
+def split_trailing_overrides(args: list[str]) -> tuple[list[str], list[str]]:
+    """pycls-style trailing `KEY VALUE` pairs -> (the arguments before them, ['KEY=VALUE', ...]).
+
+    pycls takes overrides as pairs after the config (`r50.yaml REGNET.DEPTH 20`); the first
+    upper-case dotted key that is not a file starts them, and the rest must pair up.
+    """
+    start = next(
+        (i for i, a in enumerate(args) if _PYCLS_KEY.fullmatch(a) and not Path(a).exists()),
+        len(args),
+    )
+    pairs = args[start:]
+    if len(pairs) % 2:
+        raise ConfigError(f"overrides come as KEY VALUE pairs; {pairs[-1]!r} has no value")
+    return args[:start], [f"{k}={v}" for k, v in zip(pairs[::2], pairs[1::2], strict=True)]
+
+
+def override_keys(overrides: list[str] | tuple[str, ...]) -> set[str]:
+    """The dotted keys that `--set KEY=VALUE` overrides set (`{'TRAIN.DATASET', 'optim.lr'}`)."""
+    return {".".join(parse_override(item)[0]) for item in overrides}
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:

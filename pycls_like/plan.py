@@ -1,16 +1,22 @@
-"""The structural plan: one expansion of a spec that both the counter and the module builder read.
+"""The structural plan: one expansion of a spec that the counter, the builder and the scorer read.
 
-`make_plan(spec)` turns any spec into layer-level facts (channel widths, strides, groups, SE widths)
-so `complexity()` and `build_model()` cannot drift apart. Pure functions, no torch.
+`make_plan(spec)` turns any spec into stages of one block kind each (`StagePlan`); the layers of
+each kind are in `pycls_like.layers`, so `complexity()` and `build_model()` cannot drift apart.
+A stage is kept whole (not one record per block): its first block takes the stage's input width
+and stride, the others repeat one shape, which is what lets the counter work stage by stage.
+Pure functions, no torch.
 """
 
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import NamedTuple
 
-from pycls_like.errors import ConfigError
+from pycls_like.layers import BLOCKS, BlockArgs
 from pycls_like.regnet import (
     adjust_block_compatibility,
+    groups_error,
     regnet_block_widths,
+    regnet_stages,
     stages_from_block_widths,
 )
 from pycls_like.specs import (
@@ -22,70 +28,65 @@ from pycls_like.specs import (
     ResNetSpec,
     ViTSpec,
 )
+from pycls_like.stagecount import width_rule
 
 
-@dataclass(frozen=True)
-class StemPlan:
-    """CNN stem: `kind` is an AnyNet stem name or `effnet_stem` (conv3x3 s2 + BN + SiLU)."""
+class StagePlan(NamedTuple):
+    """`depth` blocks of kind `block`; `b` is the bottleneck multiplier (MBConv: expansion ratio),
+    `g` the group width; both are read only by kinds that have them (`layers.BlockKind`).
+    A tuple, not a dataclass: the counter builds a few per new config and speed matters."""
 
-    kind: str
-    w_in: int
-    w_out: int
-
-
-@dataclass(frozen=True)
-class BlockPlan:
-    """One residual/plain/MBConv block; `w_b` is the bottleneck (or MBConv expanded) width."""
-
-    kind: str  # vanilla_block | res_basic_block | res_bottleneck_block | mbconv
+    block: str
+    depth: int
     w_in: int
     w_out: int
     stride: int
-    w_b: int = 0
-    groups: int = 1
-    w_se: int = 0  # 0 = no SE
+    b: float = 1.0
+    g: int = 1
+    se_ratio: float = 0.0
     kernel: int = 3
     stride_1x1: bool = False  # legacy pycls bottleneck_transform option
 
-    @property
-    def has_proj(self) -> bool:
-        """Residual blocks project the skip when the shape changes (pycls ResBlock)."""
-        residual = self.kind in ("res_basic_block", "res_bottleneck_block")
-        return residual and (self.w_in != self.w_out or self.stride != 1)
+    def block_args(self, first: bool) -> BlockArgs:
+        """Widths of the first block (stage input, stride) or of any later one (stride 1)."""
+        w_in, stride = (self.w_in, self.stride) if first else (self.w_out, 1)
+        kind = BLOCKS[self.block]
+        return kind.args(
+            w_in, self.w_out, stride, self.b, self.g, self.se_ratio, self.kernel, self.stride_1x1
+        )
 
-    @property
-    def has_skip(self) -> bool:
-        """MBConv adds its input only when the shape is unchanged."""
-        return self.kind == "mbconv" and self.stride == 1 and self.w_in == self.w_out
+    def blocks(self) -> list[BlockArgs]:
+        return [self.block_args(j == 0) for j in range(self.depth)]
 
 
-@dataclass(frozen=True)
-class HeadPlan:
-    """Optional conv1x1 to `head_w` (+BN+act), global average pool, optional dropout, linear."""
+class CNNPlan(NamedTuple):
+    """Stem kind and width, stages, head (optional conv1x1 to head_w, pool, dropout, linear)."""
 
-    w_in: int
+    stem: str
+    stem_w: int
+    stages: tuple[StagePlan, ...]
     head_w: int
     num_classes: int
-    dropout: float = 0.0
-
-
-@dataclass(frozen=True)
-class CNNPlan:
-    stem: StemPlan
-    stages: tuple[tuple[BlockPlan, ...], ...]
-    head: HeadPlan
     activation: str  # relu | silu
     resolution: int
+    dropout: float = 0.0
     drop_connect: float = 0.0
+
+    @property
+    def w_last(self) -> int:
+        return self.stages[-1].w_out if self.stages else self.stem_w
 
 
 @dataclass(frozen=True)
 class ViTPlan:
     resolution: int
     patch_size: int
-    stem_ws: tuple[int, ...]  # conv3x3 widths of a conv stem; empty = patchify stem
+    stem_ws: tuple[int, ...]  # conv3x3 widths of a conv stem
     stem_ss: tuple[int, ...]
-    d: int
+    stem_k: int  # a conv stem's last conv: kernel and stride (with bias, to hidden_d)
+    stem_s: int
+    conv_stem: bool
+    hidden_d: int
     depth: int
     heads: int
     mlp_d: int
@@ -110,15 +111,23 @@ class StageSummary:
 
 
 def regnet_to_anynet(spec: RegNetSpec) -> AnyNetSpec:
-    """Expand RegNet parameters into AnyNet stages (widths made compatible with b and g)."""
+    """Expand RegNet parameters into AnyNet stages.
+
+    Widths go through the compatibility rule with b and g whatever the block (pycls applies it
+    before it looks at the block type); a block without a bottleneck then drops b and g.
+    """
     ws, ds = stages_from_block_widths(regnet_block_widths(spec.d, spec.w0, spec.wa, spec.wm))
     n = len(ws)
+    bs, gs = (spec.b,) * n, (spec.g,) * n
+    if not BLOCKS[spec.block_type].bottleneck:
+        ws = adjust_block_compatibility(ws, list(bs), list(gs))[0]
+        bs, gs = (), ()
     return AnyNetSpec(
         ds=tuple(ds),
         ws=tuple(ws),
         ss=(spec.stride,) * n,
-        bs=(spec.b,) * n,
-        gs=(spec.g,) * n,
+        bs=bs,
+        gs=gs,
         stem_type=spec.stem_type,
         stem_w=spec.stem_w,
         block_type=spec.block_type,
@@ -131,92 +140,88 @@ def regnet_to_anynet(spec: RegNetSpec) -> AnyNetSpec:
 
 def adjust_anynet(spec: AnyNetSpec) -> AnyNetSpec:
     """Apply the width/bottleneck/group compatibility rule (CONVENTIONS.md) to bottleneck stages."""
-    if spec.block_type != "res_bottleneck_block":
+    if not BLOCKS[spec.block_type].bottleneck:
         return spec
     ws, bs, gs = adjust_block_compatibility(list(spec.ws), list(spec.bs), list(spec.gs))
     return replace(spec, ws=tuple(ws), bs=tuple(bs), gs=tuple(gs))
 
 
-def _check_groups(stage: int, w: int, b: float, g: int) -> None:
-    """round(w*b) must be a positive multiple of g or the grouped 3x3 cannot exist (pycls asserts it).
-
-    The compatibility rule makes it hold for whole b and for b = 0.25, 0.5 (exact in binary); other
-    fractional b (1.5, 0.76) can miss once `int(v/b)` truncates.
-    """
-    w_b = round(w * b)
-    if w_b < g or w_b % g:
-        raise ConfigError(
-            f"stage {stage}: bottleneck width round({w}*{b:g}) = {w_b} is not a multiple of group "
-            f"width {g} even after the compatibility rule; use multipliers such as 0.25, 0.5, 1, 2, 4",
-            key="bs",
-        )
+def _stages_plan(spec: AnyNetSpec | RegNetSpec, ds, ws, ss, bs, gs, adjust: bool) -> CNNPlan:  # noqa: ANN001
+    """Stages of one block kind from per-stage lists; `adjust` applies the compatibility rule
+    (and, for bottleneck blocks, the group check) stage by stage (`stagecount.width_rule`)."""
+    kind = BLOCKS[spec.block_type]
+    se_r = spec.se_ratio if kind.se else 0.0
+    if adjust:
+        ws, gs_adjusted, bad = width_rule()(ws, bs, gs)
+        if kind.bottleneck and bad >= 0:
+            raise groups_error(bad + 1, ws[bad], bs[bad], gs_adjusted[bad])
+        gs = gs_adjusted
+    stages, w_in = [], spec.stem_w
+    for i, (d, w, s) in enumerate(zip(ds, ws, ss, strict=True)):
+        if kind.bottleneck:
+            stages.append(StagePlan(spec.block_type, d, w_in, w, s, bs[i], gs[i], se_r))
+        else:
+            stages.append(StagePlan(spec.block_type, d, w_in, w, s))
+        w_in = w
+    return CNNPlan(
+        spec.stem_type,
+        spec.stem_w,
+        tuple(stages),
+        spec.head_w,
+        spec.num_classes,
+        "relu",
+        spec.resolution,
+    )
 
 
 def _anynet_plan(spec: AnyNetSpec) -> CNNPlan:
-    spec = adjust_anynet(spec)
-    stem = StemPlan(spec.stem_type, 3, spec.stem_w)
-    stages, w_in = [], spec.stem_w
-    bottleneck = spec.block_type == "res_bottleneck_block"
-    for i, (d, w, s) in enumerate(zip(spec.ds, spec.ws, spec.ss, strict=True)):
-        if bottleneck:
-            _check_groups(i + 1, w, spec.bs[i], spec.gs[i])
-        blocks = []
-        for j in range(d):
-            if bottleneck:
-                w_b = round(w * spec.bs[i])
-                w_se = round(w_in * spec.se_ratio) if spec.se_ratio > 0 else 0
-                block = BlockPlan(
-                    spec.block_type, w_in, w, s if j == 0 else 1, w_b, w_b // spec.gs[i], w_se
-                )
-            else:
-                block = BlockPlan(spec.block_type, w_in, w, s if j == 0 else 1)
-            blocks.append(block)
-            w_in = w
-        stages.append(tuple(blocks))
-    head = HeadPlan(w_in, spec.head_w, spec.num_classes)
-    return CNNPlan(stem, tuple(stages), head, "relu", spec.resolution)
+    adjust = BLOCKS[spec.block_type].bottleneck
+    return _stages_plan(spec, spec.ds, spec.ws, spec.ss, spec.bs, spec.gs, adjust)
+
+
+def _regnet_plan(spec: RegNetSpec) -> CNNPlan:
+    """As `regnet_to_anynet` then `_anynet_plan`, without building the AnyNetSpec (speed)."""
+    ws, ds = regnet_stages(spec.d, spec.w0, spec.wa, spec.wm)
+    n = len(ws)
+    return _stages_plan(spec, ds, ws, [spec.stride] * n, [spec.b] * n, [spec.g] * n, True)
 
 
 def _resnet_plan(spec: ResNetSpec) -> CNNPlan:
     if spec.cifar:
         n = (spec.depth - 2) // 6
-        ds, ws, ss, stem_w, stem_kind = (n, n, n), (16, 32, 64), (1, 2, 2), 16, "res_stem_cifar"
+        ds, ws, ss, stem_w, stem = (n, n, n), (16, 32, 64), (1, 2, 2), 16, "res_stem_cifar"
     else:
         ds, ws, ss = RESNET_IN_DEPTHS[spec.depth], (256, 512, 1024, 2048), (1, 2, 2, 2)
-        stem_w, stem_kind = 64, "res_stem_in"
+        stem_w, stem = 64, "res_stem_in"
     bottleneck = spec.trans_fun == "bottleneck_transform"
-    kind = "res_bottleneck_block" if bottleneck else "res_basic_block"
     stages, w_in, w_b = [], stem_w, spec.width_per_group * spec.num_groups
     for d, w, s in zip(ds, ws, ss, strict=True):
-        blocks = []
-        for j in range(d):
-            stride = s if j == 0 else 1
-            if bottleneck:
-                blocks.append(
-                    BlockPlan(kind, w_in, w, stride, w_b, spec.num_groups, 0, 3, spec.stride_1x1)
-                )
-            else:
-                blocks.append(BlockPlan(kind, w_in, w, stride))
-            w_in = w
-        stages.append(tuple(blocks))
-        w_b *= 2
-    head = HeadPlan(w_in, 0, spec.num_classes)
-    return CNNPlan(StemPlan(stem_kind, 3, stem_w), tuple(stages), head, "relu", spec.resolution)
+        if bottleneck:  # b = w_b / w is exact (w is 2^k * 16), groups = w_b // g = num_groups
+            g = w_b // spec.num_groups
+            kind = "res_bottleneck_block"
+            stages.append(StagePlan(kind, d, w_in, w, s, w_b / w, g, 0.0, 3, spec.stride_1x1))
+        else:
+            stages.append(StagePlan("res_basic_block", d, w_in, w, s))
+        w_in, w_b = w, w_b * 2
+    return CNNPlan(stem, stem_w, tuple(stages), 0, spec.num_classes, "relu", spec.resolution)
 
 
 def _effnet_plan(spec: EffNetSpec) -> CNNPlan:
     stages, w_in = [], spec.stem_w
     for d, w, e, k, s in zip(spec.ds, spec.ws, spec.exp_rs, spec.ks, spec.ss, strict=True):
-        blocks = []
-        for j in range(d):
-            w_exp = int(w_in * e)
-            w_se = int(w_in * spec.se_ratio)
-            blocks.append(BlockPlan("mbconv", w_in, w, s if j == 0 else 1, w_exp, w_exp, w_se, k))
-            w_in = w
-        stages.append(tuple(blocks))
-    head = HeadPlan(w_in, spec.head_w, spec.num_classes, spec.dropout)
-    stem = StemPlan("effnet_stem", 3, spec.stem_w)
-    return CNNPlan(stem, tuple(stages), head, "silu", spec.resolution, spec.drop_connect)
+        stages.append(StagePlan("mbconv", d, w_in, w, s, e, 1, spec.se_ratio, k))
+        w_in = w
+    return CNNPlan(
+        "effnet_stem",
+        spec.stem_w,
+        tuple(stages),
+        spec.head_w,
+        spec.num_classes,
+        "silu",
+        spec.resolution,
+        spec.dropout,
+        spec.drop_connect,
+    )
 
 
 def _vit_plan(spec: ViTSpec) -> ViTPlan:
@@ -225,6 +230,9 @@ def _vit_plan(spec: ViTSpec) -> ViTPlan:
         spec.patch_size,
         spec.stem_ws,
         spec.stem_ss,
+        spec.stem_k,
+        spec.stem_s,
+        spec.stem_type == "conv",
         spec.d,
         spec.depth,
         spec.heads,
@@ -234,18 +242,19 @@ def _vit_plan(spec: ViTSpec) -> ViTPlan:
     )
 
 
+_PLANNERS = {
+    RegNetSpec: _regnet_plan,
+    AnyNetSpec: _anynet_plan,
+    ResNetSpec: _resnet_plan,
+    EffNetSpec: _effnet_plan,
+    ViTSpec: _vit_plan,
+}
+
+
 @lru_cache(maxsize=4096)
 def make_plan(spec: ModelSpec) -> CNNPlan | ViTPlan:
     """Expand a spec into its structural plan (cached: specs are hashable)."""
-    if isinstance(spec, RegNetSpec):
-        return _anynet_plan(regnet_to_anynet(spec))
-    if isinstance(spec, AnyNetSpec):
-        return _anynet_plan(spec)
-    if isinstance(spec, ResNetSpec):
-        return _resnet_plan(spec)
-    if isinstance(spec, EffNetSpec):
-        return _effnet_plan(spec)
-    return _vit_plan(spec)
+    return _PLANNERS[type(spec)](spec)
 
 
 def stage_summaries(spec: ModelSpec) -> list[StageSummary]:
@@ -254,15 +263,15 @@ def stage_summaries(spec: ModelSpec) -> list[StageSummary]:
     if isinstance(plan, ViTPlan):
         return []
     out = []
-    for blocks in plan.stages:
-        first = blocks[0]
-        if first.kind == "res_bottleneck_block":
-            bot_mul, group_width = first.w_b / first.w_out, first.w_b // first.groups
-        elif first.kind == "mbconv":
-            bot_mul, group_width = first.w_b / first.w_in, 1
+    for st in plan.stages:
+        kind = BLOCKS[st.block]
+        if kind.bottleneck:
+            bot_mul, group_width = st.b, st.g
+        elif st.block == "mbconv":
+            bot_mul, group_width = st.b, 1
         else:
             bot_mul, group_width = None, None
-        out.append(StageSummary(len(blocks), first.w_out, first.stride, bot_mul, group_width))
+        out.append(StageSummary(st.depth, st.w_out, st.stride, bot_mul, group_width))
     return out
 
 
@@ -271,4 +280,4 @@ def block_widths(spec: ModelSpec) -> list[int]:
     plan = make_plan(spec)
     if isinstance(plan, ViTPlan):
         return []
-    return [block.w_out for blocks in plan.stages for block in blocks]
+    return [st.w_out for st in plan.stages for _ in range(st.depth)]

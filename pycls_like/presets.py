@@ -87,18 +87,60 @@ def _build_presets() -> dict[str, ModelSpec]:
 
 
 PRESETS: dict[str, ModelSpec] = _build_presets()
-_BY_LOWER = {name.lower(): name for name in PRESETS}
+
+# torchvision names the RegNets it ships by their flops ("regnet_y_1_6gf"); these are the ones.
+_TORCHVISION_REGNETS = ("400MF", "800MF", "1.6GF", "3.2GF", "8.0GF", "16GF", "32GF")
+
+
+def _build_aliases() -> dict[str, str]:
+    """timm and torchvision model names -> preset name, for every preset the same network has.
+
+    timm writes RegNets by flops in units of 100 MF (`regnetx_002` is RegNetX-200MF,
+    `regnety_016` RegNetY-1.6GF); torchvision by flops with `_` for the point (`regnet_x_1_6gf`).
+    ViT-B/16 (`vit_b_16`, `vit_base_patch16_224`) is ViTP-18GF: 12 blocks, 12 heads, d 768.
+    """
+    aliases: dict[str, str] = {}
+    for letter in ("x", "y"):
+        for suffix, *_ in _REGNETX if letter == "x" else _REGNETY:
+            name = f"RegNet{letter.upper()}-{suffix}"
+            mf = float(suffix[:-2]) * (1000 if suffix.endswith("GF") else 1)
+            aliases[f"regnet{letter}_{round(mf / 100):03d}"] = name
+            if suffix in _TORCHVISION_REGNETS:
+                flops = suffix.lower().replace(".0", "").replace(".", "_")
+                aliases[f"regnet_{letter}_{flops}"] = name
+    for depth in _RESNET_DEPTHS:
+        aliases[f"resnet{depth}"] = f"ResNet-{depth}"
+    aliases["resnext50_32x4d"] = "ResNeXt-50"
+    aliases["resnext101_32x4d"] = "ResNeXt-101"
+    for i in range(len(_EFFNET)):
+        aliases[f"efficientnet_b{i}"] = f"EfficientNet-B{i}"
+    aliases["vit_b_16"] = aliases["vit_base_patch16_224"] = "ViTP-18GF"
+    return aliases
+
+
+ALIASES: dict[str, str] = _build_aliases()
+_BY_LOWER = {name.lower(): name for name in PRESETS} | ALIASES
 
 
 def list_presets() -> list[str]:
     return list(PRESETS)
 
 
+def aliases_of(name: str) -> list[str]:
+    """The timm/torchvision names of a preset (empty when neither library has the network)."""
+    return [alias for alias, target in ALIASES.items() if target == name]
+
+
 def get_preset(name: str) -> ModelSpec:
-    """Look a preset up by name (case-insensitive); unknown names suggest the closest ones."""
+    """Look a preset up by name or timm/torchvision alias (case-insensitive); suggest on a miss."""
     key = _BY_LOWER.get(name.lower())
     if key is None:
-        close = difflib.get_close_matches(name.lower(), list(_BY_LOWER), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(_BY_LOWER[c] for c in close)}?" if close else ""
+        close = difflib.get_close_matches(name.lower(), list(_BY_LOWER), n=6, cutoff=0.5)
+        shown: dict[str, str] = {}  # preset -> how to show it (once, as the alias that matched)
+        for match in close:
+            target = _BY_LOWER[match]
+            shown.setdefault(target, f"{match} ({target})" if match in ALIASES else target)
+        names = list(shown.values())[:3]
+        hint = f"; did you mean {', '.join(names)}?" if names else ""
         raise ConfigError(f"unknown preset {name!r}{hint} (see `pycls-like presets`)")
     return PRESETS[key]

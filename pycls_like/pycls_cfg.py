@@ -5,9 +5,11 @@ Users coming from pycls keep their YAML files. Keys a file omits take pycls's de
 """
 
 import copy
+import sys
 from typing import Any
 
 from pycls_like.errors import ConfigError
+from pycls_like.layers import BLOCKS
 from pycls_like.specs import ModelSpec, spec_from_dict
 
 PYCLS_DEFAULTS: dict[str, Any] = {
@@ -241,6 +243,8 @@ PYCLS_SPEC_KEYS: dict[str, dict[str, str]] = {
     },
 }
 PYCLS_COMMON_KEYS = {"resolution": "TRAIN.IM_SIZE", "num_classes": "MODEL.NUM_CLASSES"}
+# Native keys set from part of a pycls list (the conv stem's last entry): named in errors only.
+_DERIVED_KEYS = {"stem_k": "VIT.C_STEM_KERNELS", "stem_s": "VIT.C_STEM_STRIDES"}
 
 
 def _lookup(cfg: dict[str, Any], path: str) -> Any:
@@ -263,26 +267,43 @@ def spec_from_pycls(data: dict[str, Any], source: str | None = None) -> ModelSpe
     keys = {**PYCLS_SPEC_KEYS[model_type], **PYCLS_COMMON_KEYS}
     native = {"family": model_type, **{k: _lookup(cfg, p) for k, p in keys.items()}}
     try:
-        if (
-            model_type == "anynet"
-            and not cfg["ANYNET"]["SE_ON"]
-            or model_type == "regnet"
-            and not cfg["REGNET"]["SE_ON"]
-        ):
-            native["se_ratio"] = 0.0
+        if model_type in ("anynet", "regnet"):
+            _convert_cnn_block(cfg[model_type.upper()], model_type.upper(), native, source)
         elif model_type == "resnet":
             native["cifar"] = "cifar" in str(cfg["TRAIN"]["DATASET"]).lower()
         elif model_type == "vit":
-            _convert_vit_stem(cfg["VIT"], native)
-        if model_type == "anynet" and native["block_type"] != "res_bottleneck_block":
-            native["bs"], native["gs"] = [], []
+            _convert_vit_stem(cfg["VIT"], native, source)
         return spec_from_dict(native)
     except ConfigError as err:
-        raise ConfigError(err.message, key=keys.get(err.key, err.key), source=source) from None
+        key = keys.get(err.key) or _DERIVED_KEYS.get(err.key, err.key)
+        raise ConfigError(err.message, key=key, source=source) from None
 
 
-def _convert_vit_stem(vit: dict[str, Any], native: dict[str, Any]) -> None:
-    """pycls lists the conv stem's final conv1x1 as its last entry (kernel 1, stride 1, width d)."""
+def warn_no_effect(source: str | None, key: str, why: str) -> None:
+    """pycls accepts the key and ignores it, so it is accepted here too, with a note on stderr."""
+    where = f"{source}: " if source else ""
+    print(f"warning: {where}{key}: has no effect ({why})", file=sys.stderr)
+
+
+def _convert_cnn_block(
+    sec: dict[str, Any], name: str, native: dict[str, Any], source: str | None
+) -> None:
+    """SE_ON and the bottleneck keys reach every block in pycls; blocks without them ignore them."""
+    block = native["block_type"]
+    kind = BLOCKS.get(block) if isinstance(block, str) else None
+    if not sec["SE_ON"]:
+        native["se_ratio"] = 0.0
+    elif kind is not None and not kind.se:
+        warn_no_effect(source, f"{name}.SE_ON", f"{block} has no SE")
+        native["se_ratio"] = 0.0
+    if name == "ANYNET" and kind is not None and not kind.bottleneck:
+        if sec["BOT_MULS"] or sec["GROUP_WS"]:
+            warn_no_effect(source, "ANYNET.BOT_MULS", f"{block} has no bottleneck or groups")
+        native["bs"], native["gs"] = [], []
+
+
+def _convert_vit_stem(vit: dict[str, Any], native: dict[str, Any], source: str | None) -> None:
+    """pycls's conv stem: conv3x3 + BN + ReLU per entry but the last, a biased k x k conv last."""
     native["class_token"] = vit["CLASSIFIER_TYPE"] == "class_token"
     if vit["CLASSIFIER_TYPE"] not in ("class_token", "pooled"):
         got = vit["CLASSIFIER_TYPE"]
@@ -291,15 +312,16 @@ def _convert_vit_stem(vit: dict[str, Any], native: dict[str, Any]) -> None:
         native["stem_ws"], native["stem_ss"] = [], []
         return
     ks, ss, ws = vit["C_STEM_KERNELS"], vit["C_STEM_STRIDES"], vit["C_STEM_DIMS"]
-    if not (len(ks) == len(ss) == len(ws) >= 2):
+    if not (len(ks) == len(ss) == len(ws) >= 1):
         raise ConfigError(
-            "C_STEM_KERNELS/STRIDES/DIMS need equal lengths >= 2", key="VIT.C_STEM_DIMS"
+            "C_STEM_KERNELS/STRIDES/DIMS need equal lengths >= 1", key="VIT.C_STEM_DIMS"
         )
-    if ks[-1] != 1 or ss[-1] != 1 or ws[-1] != vit["HIDDEN_DIM"]:
-        msg = "the last conv stem layer must be kernel 1, stride 1, width VIT.HIDDEN_DIM"
+    if ws[-1] != vit["HIDDEN_DIM"]:
+        msg = f"the last conv stem width must equal VIT.HIDDEN_DIM ({vit['HIDDEN_DIM']}), got {ws[-1]}"
         raise ConfigError(msg, key="VIT.C_STEM_DIMS")
     if any(k != 3 for k in ks[:-1]):
-        raise ConfigError(
-            f"kernels must be 3 before the final 1, got {ks}", key="VIT.C_STEM_KERNELS"
+        warn_no_effect(
+            source, "VIT.C_STEM_KERNELS", "pycls uses conv3x3 for every stem layer but the last"
         )
     native["stem_ws"], native["stem_ss"] = ws[:-1], ss[:-1]
+    native["stem_k"], native["stem_s"] = ks[-1], ss[-1]

@@ -1,26 +1,62 @@
-"""Quantized-linear width rule of RegNet (Designing Network Design Spaces, sec. 3.3).
+"""The width rules, each written once: RegNet's quantized-linear widths (Designing Network Design
+Spaces, sec. 3.3), the width/bottleneck/group compatibility rule and the group check.
 
-Torch- and numpy-free so complexity queries stay fast; the vectorized sampler re-implements the
-same formulas in numpy and is tested against this module.
+Every function reads the same on Python numbers and numpy arrays (`pycls_like.arith`): the scalar
+counter calls them with ints and never imports numpy; the sampler (`design/batch.py`) calls them with
+arrays of candidates.
 """
 
 import math
+from typing import Any
+
+from pycls_like.arith import iround, itrunc, lcm, maximum, minimum
+from pycls_like.errors import ConfigError
 
 
-def regnet_block_widths(d: int, w0: int, wa: float, wm: float, q: int = 8) -> list[int]:
-    """Per-block widths: u_j = w0 + wa*j, s_j = round(log(u_j/w0)/log(wm)), w_j = q*round(w0*wm**s_j/q)."""
-    log_wm = math.log(wm)
-    widths = []
-    for j in range(d):
-        s = round(math.log((w0 + wa * j) / w0) / log_wm)
-        widths.append(round(w0 * wm**s / q) * q)
-    return widths
+def regnet_t(w0: Any, wa: Any, wm: Any, j: Any, log: Any = math.log, log_wm: Any = None) -> Any:
+    """t_j = log(u_j / w0) / log(wm) with u_j = w0 + wa*j; the exponent is s_j = round(t_j).
+
+    `log` is `math.log` or `np.log`: the vectorized caller passes numpy's (and re-checks the few
+    values within an ulp of a .5 tie with this scalar form). `log_wm`: log(wm), if already known.
+    """
+    return log((w0 + wa * j) / w0) / (log(wm) if log_wm is None else log_wm)
+
+
+def regnet_width(w0: Any, wm: Any, s: Any, q: int = 8) -> Any:
+    """w_j = q * round(w0 * wm**s_j / q): the width of the blocks with exponent s_j."""
+    return iround(w0 * wm**s / q) * q
 
 
 def regnet_block_exponents(d: int, w0: int, wa: float, wm: float) -> list[int]:
     """The quantization exponents s_j; max(s_j) + 1 is the number of stages the rule could make."""
-    log_wm = math.log(wm)
-    return [round(math.log((w0 + wa * j) / w0) / log_wm) for j in range(d)]
+    from pycls_like.stagecount import exponent_rule  # regnet_t, recorded as a loop
+
+    exps, counts = exponent_rule()(w0, wa, wm, d)
+    return [s for s, n in zip(exps, counts, strict=True) for _ in range(n)]
+
+
+def regnet_block_widths(d: int, w0: int, wa: float, wm: float, q: int = 8) -> list[int]:
+    """Per-block widths w_j (see `regnet_t`, `regnet_width`); one width per distinct exponent."""
+    exps = regnet_block_exponents(d, w0, wa, wm)
+    width = {s: regnet_width(w0, wm, s, q) for s in set(exps)}
+    return [width[s] for s in exps]
+
+
+def regnet_stages(d: int, w0: int, wa: float, wm: float, q: int = 8) -> tuple[list[int], list[int]]:
+    """(stage widths, stage depths): `stages_from_block_widths(regnet_block_widths(...))`, counted
+    per exponent (s_j never decreases) instead of per block."""
+    from pycls_like.stagecount import exponent_rule  # regnet_t, recorded as a loop
+
+    ws: list[int] = []
+    ds: list[int] = []
+    for s, n in zip(*exponent_rule()(w0, wa, wm, d), strict=True):
+        w = regnet_width(w0, wm, s, q)
+        if ws and ws[-1] == w:  # two exponents can quantize to one width
+            ds[-1] += n
+        else:
+            ws.append(w)
+            ds.append(n)
+    return ws, ds
 
 
 def stages_from_block_widths(block_widths: list[int]) -> tuple[list[int], list[int]]:
@@ -36,16 +72,42 @@ def stages_from_block_widths(block_widths: list[int]) -> tuple[list[int], list[i
     return ws, ds
 
 
+def compatible_width(w: Any, b: Any, g: Any) -> tuple[Any, Any]:
+    """Make w*b divisible by the group width (CONVENTIONS.md, pycls `adjust_block_compatibility`).
+
+    v = max(1, int(w*b)); g = min(g, v); m = lcm(g, int(b)) if b > 1 else g;
+    v = max(m, round(v/m)*m); returns (int(v/b), g). Numbers or arrays alike.
+    """
+    v = maximum(1, itrunc(w * b))
+    g = minimum(g, v)
+    m = lcm(g, maximum(itrunc(b), 1))  # = g when b <= 1 (int(b) <= 1)
+    v = maximum(m, iround(v / m) * m)
+    return itrunc(v / b), g
+
+
 def adjust_block_compatibility(
     ws: list[int], bs: list[float], gs: list[int]
 ) -> tuple[list[int], list[float], list[int]]:
-    """Make width*bottleneck divisible by the group width (CONVENTIONS.md, pycls blocks.py)."""
-    out_ws, out_gs = [], []
-    for w, b, g in zip(ws, bs, gs, strict=True):
-        v = max(1, int(w * b))
-        g = min(g, v)
-        m = math.lcm(g, int(b)) if b > 1 else g
-        v = max(m, round(v / m) * m)
-        out_ws.append(int(v / b))
-        out_gs.append(g)
-    return out_ws, list(bs), out_gs
+    """`compatible_width` per stage: (widths, bottleneck multipliers, group widths)."""
+    pairs = [compatible_width(w, b, g) for w, b, g in zip(ws, bs, gs, strict=True)]
+    return [w for w, _ in pairs], list(bs), [g for _, g in pairs]
+
+
+def bad_groups(w: Any, b: Any, g: Any) -> Any:
+    """True where round(w*b) is not a positive multiple of g: the grouped 3x3 cannot exist.
+
+    The compatibility rule makes it hold for whole b and for b = 0.25, 0.5 (exact in binary); other
+    fractional b (1.5, 0.76) can miss once `int(v/b)` truncates.
+    """
+    w_b = iround(w * b)
+    return (w_b < g) | (w_b % g != 0)
+
+
+def groups_error(stage: int, w: int, b: float, g: int) -> ConfigError:
+    """The one message for a stage that fails `bad_groups` (scalar and vectorized paths)."""
+    return ConfigError(
+        f"stage {stage}: bottleneck width round({w}*{b:g}) = {round(w * b)} is not a multiple of "
+        f"group width {g} even after the compatibility rule; use multipliers such as 0.25, 0.5, "
+        "1, 2, 4",
+        key="bs",
+    )

@@ -7,6 +7,7 @@ per-stage lists are plurals (`ds` depths, `ws` widths, `ss` strides, `bs` bottle
 """
 
 import dataclasses
+import functools
 import math
 import typing
 from dataclasses import dataclass
@@ -14,14 +15,17 @@ from typing import Any, ClassVar
 
 from pycls_like.coerce import coerce
 from pycls_like.errors import ConfigError
-
-CNN_STEMS = ("res_stem_cifar", "res_stem_in", "simple_stem_in")
-CNN_BLOCKS = ("vanilla_block", "res_basic_block", "res_bottleneck_block")
+from pycls_like.layers import BLOCKS, CNN_BLOCKS, CNN_STEMS, anynet_blocks  # noqa: F401
 
 
 def _check(ok: bool, key: str, message: str) -> None:
     if not ok:
         raise ConfigError(message, key=key)
+
+
+def _check_block(block_type: str) -> None:
+    blocks = anynet_blocks()
+    _check(block_type in blocks, "block_type", f"must be one of {blocks}")
 
 
 def _check_common(spec: Any) -> None:
@@ -46,28 +50,26 @@ class AnyNetSpec:
     ds: tuple[int, ...]
     ws: tuple[int, ...]
     ss: tuple[int, ...]
-    bs: tuple[float, ...] = ()  # bottleneck multipliers, res_bottleneck_block only
-    gs: tuple[int, ...] = ()  # group widths, res_bottleneck_block only
+    bs: tuple[float, ...] = ()  # bottleneck multipliers, read by bottleneck blocks only
+    gs: tuple[int, ...] = ()  # group widths, read by bottleneck blocks only
     stem_type: str = "simple_stem_in"
     stem_w: int = 32
     block_type: str = "res_bottleneck_block"
-    se_ratio: float = 0.0  # 0 disables SE; 0.25 makes the X block a Y block
+    se_ratio: float = 0.0  # 0 disables SE; 0.25 makes the X block a Y block; ignored without SE
     head_w: int = 0  # 0 = no head conv
     resolution: int = 224
     num_classes: int = 1000
 
     def __post_init__(self) -> None:
         _check(self.stem_type in CNN_STEMS, "stem_type", f"must be one of {CNN_STEMS}")
-        _check(self.block_type in CNN_BLOCKS, "block_type", f"must be one of {CNN_BLOCKS}")
+        _check_block(self.block_type)
         _check(self.stem_w >= 1, "stem_w", f"must be >= 1, got {self.stem_w}")
         _check(self.se_ratio >= 0, "se_ratio", f"must be >= 0, got {self.se_ratio}")
         _check(self.head_w >= 0, "head_w", f"must be >= 0, got {self.head_w}")
-        if self.block_type == "res_bottleneck_block":
+        if BLOCKS[self.block_type].bottleneck:
             _check_stage_lists(self, ("ds", "ws", "ss", "bs", "gs"))
-        else:
+        else:  # as in pycls, a block without a bottleneck ignores bs/gs (and SE)
             _check_stage_lists(self, ("ds", "ws", "ss"))
-            _check(not self.bs and not self.gs, "bs", "bs/gs apply only to res_bottleneck_block")
-            _check(self.se_ratio == 0, "se_ratio", "SE applies only to res_bottleneck_block")
         _check_common(self)
 
 
@@ -104,11 +106,7 @@ class RegNetSpec:
         _check(self.b > 0, "b", f"bottleneck multiplier must be > 0, got {self.b}")
         _check(self.stride >= 1, "stride", f"must be >= 1, got {self.stride}")
         _check(self.stem_type in CNN_STEMS, "stem_type", f"must be one of {CNN_STEMS}")
-        _check(
-            self.block_type == "res_bottleneck_block",
-            "block_type",
-            "RegNet uses res_bottleneck_block",
-        )
+        _check_block(self.block_type)
         _check(self.se_ratio >= 0, "se_ratio", f"must be >= 0, got {self.se_ratio}")
         _check(self.head_w >= 0, "head_w", f"must be >= 0, got {self.head_w}")
         _check_common(self)
@@ -197,7 +195,8 @@ class ViTSpec:
     """ViT with a patchify stem or a convolutional stem (Early Convolutions Help Transformers See Better).
 
     `patch_size` is the total stem stride. The conv stem is conv3x3+BN+ReLU layers with widths
-    `stem_ws` and strides `stem_ss` (product = patch_size), then a conv1x1 with bias to `d`.
+    `stem_ws` and strides `stem_ss`, then a biased conv with kernel `stem_k` (odd) and stride
+    `stem_s` to `d` (pycls's last C_STEM entry; ViTC uses 1x1 s1); the strides multiply to patch_size.
     """
 
     family: ClassVar[str] = "vit"
@@ -209,6 +208,8 @@ class ViTSpec:
     stem_type: str = "patchify"
     stem_ws: tuple[int, ...] = ()
     stem_ss: tuple[int, ...] = ()
+    stem_k: int = 1
+    stem_s: int = 1
     class_token: bool = True  # False = pycls CLASSIFIER_TYPE pooled: classify the mean token
     resolution: int = 224
     num_classes: int = 1000
@@ -226,16 +227,18 @@ class ViTSpec:
         _check(self.stem_type in ("patchify", "conv"), "stem_type", "must be 'patchify' or 'conv'")
         if self.stem_type == "conv":
             n = len(self.stem_ws)
-            _check(n >= 1, "stem_ws", "a conv stem needs at least one conv3x3 width")
             _check(len(self.stem_ss) == n, "stem_ss", f"needs {n} strides like stem_ws")
             _check(
                 all(v > 0 for v in self.stem_ws + self.stem_ss), "stem_ws", "entries must be > 0"
             )
-            total = math.prod(self.stem_ss)
-            msg = f"strides {list(self.stem_ss)} multiply to {total}, not patch_size {self.patch_size}"
+            _check(self.stem_k >= 1 and self.stem_k % 2 == 1, "stem_k", "must be odd and >= 1")
+            _check(self.stem_s >= 1, "stem_s", f"must be >= 1, got {self.stem_s}")
+            total = math.prod(self.stem_ss) * self.stem_s
+            msg = f"strides {[*self.stem_ss, self.stem_s]} multiply to {total}, not patch_size {self.patch_size}"
             _check(total == self.patch_size, "stem_ss", msg)
         else:
             _check(not self.stem_ws and not self.stem_ss, "stem_ws", "only a conv stem has stem_ws")
+            _check(self.stem_k == 1 and self.stem_s == 1, "stem_k", "only a conv stem has stem_k")
         _check_common(self)
 
 
@@ -254,14 +257,19 @@ def spec_to_dict(spec: ModelSpec) -> dict[str, Any]:
     return out
 
 
+@functools.cache
+def _fields(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, Any]]:
+    """A spec class's fields and resolved types (resolving is slow, the classes never change)."""
+    return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
+
+
 def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
     """Build and validate a spec from a dict with a `family` key; unknown keys are errors."""
     family = data.get("family")
     if family not in SPEC_TYPES:
         raise ConfigError(f"must be one of {sorted(SPEC_TYPES)}, got {family!r}", key="family")
     cls = SPEC_TYPES[family]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    fields, hints = _fields(cls)
     kwargs = {}
     for key, value in data.items():
         if key == "family":

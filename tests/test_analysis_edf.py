@@ -174,3 +174,21 @@ def test_weighted_ks_p_value_undefined_below_two_effective_models():
     b = edf([40.0, 80.0], weights=[0.0, 1.0])
     result = ks_test(a, b)
     assert result.statistic == 1.0 and math.isnan(result.pvalue)
+
+
+def test_permutation_test_statistic_and_pvalue():
+    """D equals the weighted KS statistic; p = (1 + hits)/(1 + permutations): the smallest
+    possible value for a clear shift, large under the null; the same seed, the same p."""
+    from pycls_like.analysis.edf import ks_permutation_test, normalization_weights
+
+    rng = np.random.default_rng(4)
+    fa, fb = rng.uniform(1e8, 4e8, 60), rng.uniform(1.5e8, 5e8, 50)
+    ea, eb = 40 - 3 * np.log(fa / 1e8) + rng.normal(0, 1, 60), 40 - 3 * np.log(fb / 1e8)
+    eb = eb + rng.normal(0, 1, 50)
+    wa, wb = normalization_weights([fa, fb], bins=5)
+    ref = ks_test(edf(ea, wa), edf(eb, wb))
+    null = ks_permutation_test([ea, eb], [fa, fb], bins=5, n_perm=199, rng=0)
+    assert null.statistic == pytest.approx(ref.statistic) and null.pvalue > 0.05
+    assert ks_permutation_test([ea, eb], [fa, fb], bins=5, n_perm=199, rng=0) == null
+    shifted = ks_permutation_test([ea, eb + 5], [fa, fb], bins=5, n_perm=199, rng=0)
+    assert shifted.pvalue == pytest.approx(1 / 200)

@@ -1,12 +1,21 @@
 """Quantized-linear fits (Designing Network Design Spaces, sec. 3.3): exact recovery of RegNet
 widths, small e_fit for perturbed widths, input validation."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pycls_like.analysis.qlinear import e_fit, fit_quantized_linear, fit_quantized_linear_many
+from pycls_like.analysis.qlinear import (
+    e_fit,
+    e_fit_column,
+    fit_quantized_linear,
+    fit_quantized_linear_many,
+    widths_before_adjustment,
+)
 from pycls_like.errors import ConfigError
 from pycls_like.regnet import regnet_block_widths
 
@@ -111,3 +120,38 @@ def test_random_regnets_recovered_exactly(d, w0, wa, wm):
     widths = regnet_block_widths(d, w0, wa, wm)
     fit = fit_quantized_linear(widths)
     assert fit.exact and list(fit.widths_fit) == widths
+
+
+def test_never_worse_than_the_exhaustive_reference():
+    """tests/golden_qlinear.json (tools/make_qlinear_golden.py): every w0, a 1024-point wm grid,
+    every interval of wa, on sorted, unsorted and noisy RegNet widths. The fit covers the same
+    domain (w0 a multiple of 8 up to the largest width, wm in [1.1, 10], wa >= 0)."""
+    golden = json.loads((Path(__file__).parent / "golden_qlinear.json").read_text())
+    cases = golden["cases"]
+    assert len(cases) >= 40 and {c["kind"] for c in cases} == {"sorted", "unsorted", "noisy_regnet"}
+    fits = fit_quantized_linear_many([c["widths"] for c in cases])
+    for case, fit in zip(cases, fits, strict=True):
+        assert fit.e_fit <= case["e_fit"] + 1e-6, case
+        assert fit.e_fit == pytest.approx(e_fit(case["widths"], fit.widths_fit), abs=1e-12)
+        assert fit.w0 % 8 == 0 and 8 <= fit.w0 <= max(8, max(case["widths"]))
+        assert 1.1 <= fit.wm <= 10 and fit.wa >= 0
+
+
+def test_issue_example_finds_the_global_optimum():
+    """The local search stopped at e_fit 0.1281 (w0 144) here; (336, 20.633, 1.6582) gives 0.0489
+    and (328, 20.58, 1.6711) 0.04814, in an L interval 40x narrower than the grid step."""
+    widths = [136] + [296] * 4 + [560] * 14 + [912] * 12
+    fit = fit_quantized_linear(widths)
+    assert fit.e_fit <= e_fit(widths, regnet_block_widths(31, 336, 20.633, 1.6582))
+    assert fit.e_fit <= e_fit(widths, regnet_block_widths(31, 328, 20.58, 1.6711)) + 1e-9
+
+
+def test_collect_time_helpers():
+    """RegNet widths are taken before the group-width adjustment (they are exactly
+    quantized-linear); e_fit of table cells, None where a row has no widths (a ViT)."""
+    model = {"family": "regnet", "d": 13, "w0": 24, "wa": 36.44, "wm": 2.49, "g": 8}
+    assert widths_before_adjustment(model) == regnet_block_widths(13, 24, 36.44, 2.49)
+    assert widths_before_adjustment({"family": "anynet"}) is None
+    cells = [json.dumps(regnet_block_widths(13, 24, 36.44, 2.49)), "[]", "", "[30, 60, 150]"]
+    out = e_fit_column(cells)
+    assert out[0] == 0.0 and out[1] is None and out[2] is None and out[3] > 0

@@ -133,3 +133,20 @@ def test_report_renders_in_headless_chromium(two_sweeps, tmp_path):
     ]  # fmt: skip
     subprocess.run(cmd, capture_output=True, timeout=120, check=False)
     assert png.is_file() and png.stat().st_size > 50_000  # a blank page compresses to a few KB
+
+
+def test_report_text_is_searchable_and_dense_layers_rasterized(tmp_path):
+    """Axes and text stay SVG text (searchable, small); scatter layers above 300 points become
+    images; the Methods section names each test and defines best-of-n; the permutation option."""
+    a = make_sweep(tmp_path / "a", "space_a", n=400, seed=1, curves=0)
+    b = make_sweep(tmp_path / "b", "space_b", n=400, seed=2, shift=1.0, curves=0)
+    summary = write_report([a, b], tmp_path / "r.html", n_boot=100, permutations=99)
+    page = (tmp_path / "r.html").read_text()
+    assert "<text" in page and ">top-1 error (%)</text>" in page
+    assert "<image" in page  # rasterized scatter layers
+    assert "flops (MF, multiply-adds)" in page  # complexity in MF/GF, not raw multiply-adds
+    for name in ("Raw KS test", "Permutation test", "Best of n", "WITH replacement"):
+        assert name in page, name
+    (perm,) = summary["ks_permutation"]
+    assert perm["method"].startswith("permutation (99") and 0 < perm["pvalue"] <= 1
+    assert len(page) < 5e6

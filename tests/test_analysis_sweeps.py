@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pycls_like.analysis.table import as_numeric, block_widths, load_population, parameter_columns
 from pycls_like.errors import ConfigError
@@ -134,14 +135,14 @@ def test_block_widths_cells():
     [
         (lambda p: p, "no such sweep directory"),
         (lambda p: p.mkdir() or p, "no results.csv"),
-        (lambda p: _write(p, "id,top1_err\na,1\n"), "missing column 'status'"),
+        (lambda p: _write(p, "id,flops\na,1\n"), "missing column 'top1_err'"),
         (
             lambda p: _write(p, "id,status,top1_err\na,complete,x\n"),
             "column 'top1_err' must be numeric",
         ),
         (lambda p: _write(p, "id,status\na,complete\n"), "missing column 'top1_err'"),
         (lambda p: _write(p, "", "t.csv"), "unreadable table"),
-        (lambda p: _write(p, "a", "t.txt"), "must be .csv, .json or .jsonl"),
+        (lambda p: _write(p, "a", "t.txt"), "must be .csv, .json, .jsonl or .parquet"),
     ],
 )
 def test_bad_inputs_name_the_file_or_column(tmp_path, setup, message):
@@ -154,3 +155,30 @@ def _write(folder: Path, text: str, name: str = "results.csv") -> Path:
     folder.mkdir()
     (folder / name).write_text(text)
     return folder if name == "results.csv" else folder / name
+
+
+def test_collect_stores_unadjusted_regnet_widths_and_e_fit(tmp_path):
+    """A RegNet's table widths are the ones its (w0, wa, wm) generate, before the group-width
+    adjustment, so its e_fit (stored at collect time) is 0; sampled parameters are kept."""
+    from pycls_like.plan import block_widths as built_widths
+    from pycls_like.specs import spec_from_dict, spec_to_dict
+    from pycls_like.sweep.collect import collect
+
+    model = {"family": "regnet", "d": 16, "w0": 48, "wa": 27.89, "wm": 2.09, "g": 24}
+    spec = spec_from_dict(model)
+    adjusted = built_widths(spec)
+    raw = regnet_block_widths(16, 48, 27.89, 2.09)
+    assert adjusted != raw  # group width 24 moves some stage widths off the rule
+    run = tmp_path / "runs" / "0000"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": spec_to_dict(spec)}))
+    sample = {
+        "id": "0000",
+        "params": {"d": 16, "w0": 48, "wa": 27.89, "wm": 2.09},
+        "complexity": {"flops": 1, "params": 1, "acts": 1},
+        "block_widths": adjusted,
+    }
+    (run / "sample.json").write_text(json.dumps(sample))
+    table = collect(tmp_path, write=False)
+    assert json.loads(table["block_widths"][0]) == raw and table["e_fit"][0] == 0.0
+    assert (table["wa"][0], table["wm"][0]) == (27.89, 2.09)

@@ -67,3 +67,15 @@ def test_spearman_equals_scipy_and_skips_constants():
     assert out["rho"][0] == pytest.approx(ref.statistic) and out["pvalue"][0] == pytest.approx(
         ref.pvalue
     )
+
+
+def test_closed_form_bootstrap_winners_match_resampling():
+    """The winner's rank drawn in closed form has the distribution of the argmin of k draws."""
+    from pycls_like.analysis.trends import bootstrap_winners
+
+    errors = np.arange(20.0)[::-1]  # model 19 is best, model 0 worst
+    fast = np.bincount(bootstrap_winners(errors, 40_000, 0.25, rng=0), minlength=20) / 40_000
+    rng = np.random.default_rng(1)
+    draws = rng.integers(0, 20, size=(40_000, 5))
+    slow = np.bincount(draws[np.arange(40_000), errors[draws].argmin(1)], minlength=20) / 40_000
+    assert np.abs(fast - slow).max() < 0.012

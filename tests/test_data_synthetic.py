@@ -1,4 +1,5 @@
-"""The synthetic dataset: deterministic, balanced, any size, and not solvable from colour alone."""
+"""The synthetic dataset: deterministic, balanced, any size, not solvable from colour alone, and
+every class closed under the horizontal flip that augmentation applies."""
 
 import torch
 
@@ -47,3 +48,19 @@ def test_build_data_splits_differ_and_normalize():
         DataConfig(n_train=30, n_test=30, seed=1), resolution=8, device=torch.device("cpu")
     )
     assert not torch.equal(data.x_test, other.x_train)
+
+
+def test_every_class_is_closed_under_horizontal_flips():
+    """A flip negates the diagonal gradient statistic sum(gx*gy)/sum(gx^2+gy^2); a class whose
+    images are as likely as their mirrors (labels survive flip augmentation) averages ~0. A
+    45-degree grating class (whose mirror is the 135-degree class) would average ~0.3."""
+    x, y = make_synthetic(3000, 32, seed=0)
+    grey = x.float().mean(1)
+    gx = grey[:, 1:-1, 2:] - grey[:, 1:-1, :-2]
+    gy = grey[:, 2:, 1:-1] - grey[:, :-2, 1:-1]
+    diagonal = (gx * gy).sum((1, 2)) / (gx**2 + gy**2).sum((1, 2))
+    means = torch.stack([diagonal[y == c].mean() for c in range(NUM_CLASSES)])
+    assert means.abs().max() < 0.05, dict(zip(CLASSES, means.tolist(), strict=True))
+    # The statistic does see diagonals: the mirrored half of the diagonal class flips its sign.
+    diag = y == CLASSES.index("stripes_diag")
+    assert diagonal[diag].abs().mean() > 0.2

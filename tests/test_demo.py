@@ -1,43 +1,74 @@
-"""`pycls-like demo` plumbing end to end, on a tiny budget (the real budgets are measured by hand
-and in tools/bench_all.py: 10 minutes default, 2 minutes --quick on 2 cores)."""
+"""`pycls-like demo` plumbing end to end, on a tiny budget (the real budgets and the finding are
+measured by tools/finding_check.py and by hand: 10 minutes default, 2 minutes --quick on 2 cores)."""
 
 import json
 
 import pytest
 
-from pycls_like import demo as demo_module
-from pycls_like.demo import DemoSettings, demo, summarize
+from pycls_like.demo import DemoSettings, demo, slot_names, slot_seed, summarize, sweep_mapping
 
-TINY = DemoSettings(n=3, flops=(4e6, 12e6), n_train=128, n_test=64, epochs=1, batch_size=32)
+TINY = DemoSettings(n=3, flops=(5e6, 12e6), n_train=128, n_test=64, epochs=1, batch_size=32)
 
 
 @pytest.mark.slow
-def test_tiny_demo_writes_report_and_summary(tmp_path, capsys):
-    lines = demo(tmp_path, TINY, workers=2, device="cpu", quiet=True)
-    assert (tmp_path / "report.html").stat().st_size > 10_000
+def test_tiny_demo_writes_report_verdict_and_resumes(tmp_path):
+    lines = demo(tmp_path, TINY, workers=2, device="cpu", quiet=True, seed=3)
     report = json.loads((tmp_path / "report.json").read_text())
-    assert [p["name"] for p in report["populations"]] == list(demo_module.SPACES)
+    assert [p["name"] for p in report["populations"]] == ["cifar_resnet", "cifar_vanilla"]
     assert all(p["n"] == 3 for p in report["populations"])
+    v = report["verdict"]
+    assert set(v) >= {"better", "worse", "p_value", "significant", "test", "n"}
+    assert v["n"] == {"cifar_resnet": 3, "cifar_vanilla": 3}
+    assert report["provenance"]["seed"] == 3 and report["provenance"]["models per space"] == 3
+    html = (tmp_path / "report.html").read_text()
+    assert html.index(v["sentence"]) < html.index("dataset: synthetic")
     assert lines[-1] == f"report: {tmp_path / 'report.html'}"
-    assert any(line.startswith("better space: ") and "KS D=" in line for line in lines)
-    assert any(line.startswith("best model: ") for line in lines)
+    assert any(line == f"verdict: {v['sentence']}" for line in lines)
     # Rerunning resumes: every run is already complete, nothing is trained again.
-    assert demo(tmp_path, TINY, workers=2, device="cpu", quiet=True) == lines
+    assert demo(tmp_path, TINY, workers=1, device="cpu", quiet=True, seed=3) == lines
 
 
-def test_summary_names_the_better_space():
+@pytest.mark.slow
+def test_a_space_against_itself_uses_two_folders_and_streams(tmp_path):
+    demo(tmp_path, TINY, 2, "cpu", True, spaces=("cifar_resnet", "cifar_resnet"), seed=0)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [p["name"] for p in report["populations"]] == ["cifar_resnet-1", "cifar_resnet-2"]
+    import yaml
+
+    seeds = [
+        yaml.safe_load((tmp_path / n / "sweep.yaml").read_text())["seed"]
+        for n in ("cifar_resnet-1", "cifar_resnet-2")
+    ]
+    assert seeds[0] != seeds[1]
+
+
+def test_slots_get_distinct_names_and_seed_streams(tmp_path):
+    assert slot_names(("cifar_resnet", "cifar_vanilla")) == ["cifar_resnet", "cifar_vanilla"]
+    assert slot_names(("cifar_resnet", "cifar_resnet")) == ["cifar_resnet-1", "cifar_resnet-2"]
+    assert slot_names(("a/b/my_space.yaml", "regnetx")) == ["my_space", "regnetx"]
+    seeds = {
+        slot_seed(s, slot, stream) for s in range(3) for slot in range(2) for stream in range(2)
+    }
+    assert len(seeds) == 12
+    a = sweep_mapping("cifar_resnet", "x-1", 0, tmp_path, TINY, 0, 2, "cpu")
+    b = sweep_mapping("cifar_resnet", "x-2", 1, tmp_path, TINY, 0, 2, "cpu")
+    assert a["seed"] != b["seed"] and a["base"]["seed"] != b["base"]["seed"]
+    assert a["dir"] != b["dir"]
+    # One thread per run whatever the worker count: results do not depend on --workers.
+    assert a["launcher"]["threads_per_worker"] == 1
+
+
+def test_summary_states_the_verdict_and_flags_near_chance():
     pop = {"n": 4, "best": {"id": "0001", "top1_err": 40.0, "flops": 8e6, "params": 1e5}}
     report = {
         "populations": [
             {**pop, "name": "a", "median_error": 60.0},
             {**pop, "name": "b", "median_error": 50.0, "best": {**pop["best"], "top1_err": 30.0}},
         ],
-        "ks": [{"a": "a", "b": "b", "statistic": 0.75, "pvalue": 0.03}],
-        "ks_normalized": [{"a": "a", "b": "b", "statistic": 0.5, "pvalue": 0.2}],
+        "verdict": {"sentence": "b is better than a (p = 0.01, ...)", "test": "rank test"},
+        "near_chance": {"a": 2, "b": 0},
     }
     lines = summarize(report)
-    assert lines[2] == (
-        "better space: b (median error 50.0% vs 60.0%); KS D=0.75, p=0.03 "
-        "(complexity-normalized p=0.2)"
-    )
-    assert lines[3].startswith("best model: b/0001: top-1 error 30.0%")
+    assert lines[0].endswith(", 2 near chance") and "near chance" not in lines[1]
+    assert lines[2] == "verdict: b is better than a (p = 0.01, ...)"
+    assert lines[-1].startswith("best model: b/0001: top-1 error 30.0%")

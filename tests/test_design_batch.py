@@ -100,6 +100,7 @@ regnet_specs = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(regnet_specs, min_size=1, max_size=6))
 def test_regnet_random_specs_exact(specs):
@@ -130,6 +131,7 @@ anynet_specs = st.integers(1, 5).flatmap(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(anynet_specs, st.integers(1, 4))
 def test_anynet_random_specs_exact(spec, copies):

@@ -186,6 +186,18 @@ def test_vit_space_with_direct_widths_and_pseudo_parameter_clash(tmp_path):
     path.write_text(text)
     samples = load_space(path).sample(10, seed=0)
     assert {s.spec.d for s in samples} == {64, 128} and all(s.spec.mlp_d == 256 for s in samples)
-    path.write_text(text + "  head_w: 32\n")
-    with pytest.raises(ConfigError, match="params.head_w: give d or head_w"):
+    path.write_text(text + "  head_d: 32\n")
+    with pytest.raises(ConfigError, match="params.head_d: give d or head_d"):
         load_space(path)
+
+
+def test_deprecated_vit_head_w_still_loads(tmp_path, capsys):
+    """Spaces written before the rename (head_w -> head_d) load, with a note on stderr."""
+    path = tmp_path / "vit.yaml"
+    text = "family: vit\nparams:\n  depth: 2\n  heads: 2\n  mlp_ratio: 2.0\n  resolution: 32\n  patch_size: 4\n"
+    path.write_text(text + "  head_w: 16\n")
+    old = [s.spec for s in load_space(path).sample(3, seed=0)]
+    assert "params.head_w is deprecated; call it head_d" in capsys.readouterr().err
+    path.write_text(text + "  head_d: 16\n")
+    assert [s.spec for s in load_space(path).sample(3, seed=0)] == old
+    assert all(s.d == 32 for s in old)

@@ -67,6 +67,25 @@ def test_tiny_model_learns_the_synthetic_task(tmp_path: Path):
     for key in ("flops", "params", "acts", "train_time_s", "images_per_s", "device"):
         assert key in result
     assert result["params"] == complexity(cfg.model).params > 0
+    assert result["near_chance"] is False
+    # The CPU defaults are recorded: bf16 autocast where the CPU has bf16 instructions.
+    assert result["precision"] in ("bf16", "fp32") and result["threads"] == 1
+
+
+def test_a_run_that_learns_nothing_is_flagged_near_chance(tmp_path: Path):
+    """lr ~0: the weights barely move, so the error stays at guessing; the run is still complete."""
+    result = train(run_config_from_dict(tiny_config(optim={"lr": 1e-9, "epochs": 1})), tmp_path)
+    assert result["status"] == "complete" and result["top1_err"] > 70
+    assert result["near_chance"] is (result["top1_err"] >= 88.0)
+    from pycls_like.sweep.status import format_status, sweep_status
+
+    runs = tmp_path / "sweep" / "runs" / "0000"
+    runs.mkdir(parents=True)
+    (runs / "config.yaml").write_text(yaml.safe_dump(tiny_config()))
+    (runs / "result.json").write_text(json.dumps({**result, "near_chance": True}))
+    status = sweep_status(tmp_path / "sweep")
+    assert status.near_chance == ["0000"]
+    assert "near chance (1 complete runs" in format_status(status)
 
 
 def test_resume_is_bit_identical_and_finished_runs_are_not_retrained(tmp_path: Path):

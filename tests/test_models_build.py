@@ -123,9 +123,12 @@ def _final_bns(model: nn.Module) -> list[nn.BatchNorm2d]:
 def test_zero_init_final_gamma(spec):
     """Only the last BN of each residual branch is zeroed; the default keeps gamma = 1."""
     plain, zeroed = build_model(spec), build_model(spec, zero_init_final_gamma=True)
-    blocks = [b for stage in make_plan(spec).stages for b in stage]
+    stages = make_plan(spec).stages
     expected = sum(
-        b.kind in ("res_basic_block", "res_bottleneck_block") or b.has_skip for b in blocks
+        st.block in ("res_basic_block", "res_bottleneck_block")
+        or (st.block == "mbconv" and a.w_in == a.w_out and a.stride == 1)
+        for st in stages
+        for a in st.blocks()
     )
     assert len(_final_bns(zeroed)) == expected > 0
     assert all(not bn.weight.any() for bn in _final_bns(zeroed))

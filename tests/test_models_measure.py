@@ -38,7 +38,7 @@ def assert_counts_match(spec) -> None:
 
 def anynet(block_type: str, stem_type: str = "simple_stem_in", **kw) -> AnyNetSpec:
     """Two small stages (the second strided) of `block_type`; kw overrides any field."""
-    bottleneck = {"bs": (1.0, 0.5), "gs": (8, 8)} if block_type == "res_bottleneck_block" else {}
+    bottleneck = {"bs": (1.0, 0.5), "gs": (8, 8)} if "bottleneck" in block_type else {}
     base = dict(ds=(1, 2), ws=(16, 24), ss=(1, 2), stem_type=stem_type, stem_w=8)
     base |= dict(block_type=block_type, resolution=33, num_classes=7, **bottleneck)
     return AnyNetSpec(**(base | kw))
@@ -83,6 +83,7 @@ def test_regnet_x_and_y(se_ratio):
     ],
     ids=["cifar-basic", "cifar-bottleneck", "cifar-stride1x1", "in-stride1x1-groups", "in-50"],
 )
+@pytest.mark.slow
 def test_legacy_resnet(spec):
     assert_counts_match(spec)
 
@@ -118,13 +119,13 @@ def stage_lists(data: st.DataObject, n: int, values: st.SearchStrategy) -> tuple
     stem_type=st.sampled_from(CNN_STEMS),
     resolution=st.integers(5, 64),
 )
+@pytest.mark.slow
 def test_random_anynet(data, n, block_type, stem_type, resolution):
     """Any compatible design: b and g from the papers' grids, so the plan never refuses."""
-    kw = {}
-    if block_type == "res_bottleneck_block":
+    kw = {"se_ratio": data.draw(st.sampled_from([0.0, 0.25]))}  # ignored by blocks without SE
+    if "bottleneck" in block_type:
         kw["bs"] = stage_lists(data, n, st.sampled_from([0.25, 0.5, 1.0, 2.0, 4.0]))
         kw["gs"] = stage_lists(data, n, st.sampled_from([1, 2, 4, 8, 16]))
-        kw["se_ratio"] = data.draw(st.sampled_from([0.0, 0.25]))
     spec = AnyNetSpec(
         ds=stage_lists(data, n, st.integers(1, 2)), ws=stage_lists(data, n, st.integers(1, 48)),
         ss=stage_lists(data, n, st.integers(1, 3)), stem_type=stem_type,
@@ -166,6 +167,7 @@ def test_off_grid_bottleneck_is_a_config_error():
     se_ratio=st.sampled_from([0.0, 0.25]),
     resolution=st.sampled_from([32, 33, 57]),
 )
+@pytest.mark.slow
 def test_random_regnet(d, w0, wa, wm, g, b, se_ratio, resolution):
     assert_counts_match(
         RegNetSpec(d=d, w0=w0, wa=wa, wm=wm, g=g, b=b, se_ratio=se_ratio, resolution=resolution)
@@ -179,6 +181,7 @@ def test_random_regnet(d, w0, wa, wm, g, b, se_ratio, resolution):
     resolution=st.integers(8, 57),
     se_ratio=st.sampled_from([0.0, 0.25]),
 )
+@pytest.mark.slow
 def test_random_effnet(data, n, resolution, se_ratio):
     spec = EffNetSpec(
         ds=stage_lists(data, n, st.integers(1, 2)), ws=stage_lists(data, n, st.integers(4, 32)),
@@ -200,6 +203,7 @@ def test_random_effnet(data, n, resolution, se_ratio):
     conv_stem=st.booleans(),
     class_token=st.booleans(),
 )
+@pytest.mark.slow
 def test_random_vit(data, heads, head_d, patch_size, patches, conv_stem, class_token):
     stem = {}
     if conv_stem:
@@ -231,6 +235,7 @@ def test_small_presets_at_32px(name):
     assert_counts_match(dataclasses.replace(PRESETS[name], resolution=32, num_classes=10))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ResNet-50", "EfficientNet-B0", "ViTC-1GF"])
 def test_full_resolution_presets_match_golden(name):
     golden = json.loads((Path(__file__).parent / "golden_complexity.json").read_text())[name]

@@ -1,5 +1,6 @@
 """Sweep configs: validation errors (one line, exit 2), setup idempotence, pycls sweep files."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -81,10 +82,11 @@ def test_setup_refuses_a_changed_population(tmp_path, cli):
     assert load_sweep_config(sweep).sweep_dir == sweep
 
 
+@pytest.mark.timeout(30)
 def test_worker_without_work_exits(tmp_path):
-    worker_loop(
-        tmp_path, "L", retries=0, threads=1, driver_pid=0
-    )  # not our parent: returns at once
+    """driver_pid 0 is not our parent: the worker returns at once, touching nothing."""
+    assert worker_loop(tmp_path, "L", retries=0, threads=1, driver_pid=0) is None
+    assert not any(tmp_path.iterdir())
 
 
 PYCLS_SWEEP = {
@@ -149,11 +151,9 @@ def test_pycls_sweep_maps_onto_a_native_sweep(tmp_path, cli):
     assert native["constraints"] == {"flops": [0, 0.2e9], "params": [0, 2.0e6], "stages": [2, 3]}
     assert native["base"]["optim"]["epochs"] == 1 and "model" not in native["base"]
     assert native["launcher"] == {
-        "partition": "dev",
         "max_concurrent": 8,
-        "time": 120,
         "gpus_per_run": 1,
-        "slurm": {"constraint": "volta"},
+        "slurm": {"partition": "dev", "time": 120, "sbatch": {"constraint": "volta"}},
     }
     path = tmp_path / "pycls.yaml"
     path.write_text(yaml.safe_dump({**PYCLS_SWEEP, "ROOT_DIR": str(tmp_path / "out")}))
@@ -212,3 +212,45 @@ def test_examples_are_shipped():
         "cifar_regnetx",
         "regnetx_slurm",
     }
+
+
+def test_class_count_is_the_datasets_before_constraints(tmp_path):
+    """A sweep over regnetx.yaml (1000 classes in the space) on 10-class data: the band is checked
+    on the 10-class model, and each run records the flops of the model it trains (issue 11.7).
+    The SweepConfig is built directly in Python, as a YAML file would build it."""
+    from pycls_like.complexity import complexity
+    from pycls_like.engine.config import load_run_config
+    from pycls_like.sweep.config import SweepConfig
+    from pycls_like.sweep.rundir import CONFIG_FILE, SAMPLE_FILE
+    from pycls_like.sweep.setup import build_space, resolve_space, setup
+
+    base = {"data": {"dataset": "synthetic", "n_train": 64, "n_test": 32}}
+    config = SweepConfig(name="r", space="regnetx", n=4, out=str(tmp_path), base=base)
+    checked = list(build_space(config, resolve_space(config)).sample(4, 0))
+    assert [s.spec.num_classes for s in checked] == [10] * 4  # what the band was checked on
+    setup(config)
+    runs = sorted((tmp_path / "r" / "runs").iterdir())
+    assert len(runs) == 4
+    for run in runs:
+        model = load_run_config(run / CONFIG_FILE).model
+        recorded = json.loads((run / SAMPLE_FILE).read_text())["complexity"]
+        assert model.num_classes == 10
+        assert recorded == complexity(model).as_dict()
+        assert 360e6 <= recorded["flops"] <= 400e6  # regnetx.yaml's band holds for this model
+
+
+def test_flat_launcher_keys_still_load_into_their_sections(tmp_path, capsys):
+    """Sweep files written before launchers had sections load the same, with a note."""
+    from pycls_like.sweep.config import sweep_from_dict
+
+    flat = {"type": "slurm", "partition": "dev", "time": 30, "address": "ray://h:1",
+            "slurm": {"qos": "high"}}  # fmt: skip
+    cfg = sweep_from_dict({"name": "s", "space": "regnetx", "n": 1, "launcher": flat}, "s.yaml")
+    assert (cfg.launcher.slurm.partition, cfg.launcher.slurm.time) == ("dev", 30)
+    assert cfg.launcher.slurm.sbatch == {"qos": "high"}
+    assert cfg.launcher.ray.address == "ray://h:1"
+    assert "s.yaml: launcher.partition is deprecated; write launcher.slurm.partition" in (
+        capsys.readouterr().err
+    )
+    again = sweep_from_dict({"name": "s", "space": "regnetx", "n": 1, **cfg.to_dict()})
+    assert again.launcher == cfg.launcher  # the nested form round-trips

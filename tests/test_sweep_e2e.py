@@ -91,6 +91,7 @@ def test_local_sweep_table(local_sweep):
     assert stored["name"] == "tiny" and stored["space"]["family"] == "anynet"
 
 
+@pytest.mark.slow
 def test_rerun_is_a_no_op_and_bigger_n_adds_runs(local_sweep, tmp_path, cli):
     before = {p.parent.name: p.read_bytes() for p in (local_sweep / "runs").glob("*/result.json")}
     code, out, err = cli("sweep", str(local_sweep), "--set", "n=5")
@@ -116,6 +117,7 @@ def test_ray_launcher_gives_the_same_table(local_sweep, tmp_path):
     pd.testing.assert_frame_equal(ray_table[SAME], local[SAME])
 
 
+@pytest.mark.slow
 def test_slurm_debug_executor_gives_the_same_table(local_sweep, tmp_path):
     pytest.importorskip("submitit")
     import torch

@@ -29,6 +29,7 @@ def attempts(run_dir: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+@pytest.mark.slow
 def test_failing_and_diverging_runs_are_recorded(tmp_path, cli):
     config = tiny_sweep(tmp_path, retries=1)
     sweep = tmp_path / "sweeps" / "tiny"
@@ -70,6 +71,7 @@ def test_corrupt_result_is_a_failed_row_with_a_warning(tmp_path, cli):
     assert table["flops"].notna().tolist() == [True, True, False]
 
 
+@pytest.mark.slow
 def test_stale_claim_of_a_dead_process_is_recovered_by_launch(tmp_path, cli):
     config = tiny_sweep(tmp_path, n=2)
     sweep = tmp_path / "sweeps" / "tiny"

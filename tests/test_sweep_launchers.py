@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from pycls_like.errors import ConfigError
-from pycls_like.sweep.config import LauncherConfig
+from pycls_like.sweep.config import LauncherConfig, SlurmConfig
 from pycls_like.sweep.launch_local import Slot, worker_slots
 from pycls_like.sweep.launch_slurm import executor_parameters
 from tests.test_sweep_e2e import tiny_sweep
@@ -59,7 +59,10 @@ def test_cpu_workers_times_threads_fit_the_cores(monkeypatch):
 
 def test_slurm_parameters():
     params = executor_parameters(
-        LauncherConfig(type="slurm", partition="dev", time=30, mem_gb=60, slurm={"qos": "high"}),
+        LauncherConfig(
+            type="slurm",
+            slurm=SlurmConfig(partition="dev", time=30, mem_gb=60, sbatch={"qos": "high"}),
+        ),
         "s",
         10,
     )
@@ -87,13 +90,10 @@ def test_slurm_submission_is_one_job_array(tmp_path, monkeypatch, cli):
         tmp_path,
         n=3,
         type="slurm",
-        partition="dev",
-        time=30,
         gpus_per_run=1,
         max_concurrent=2,
         threads_per_worker=4,
-        wait=False,
-        slurm={"constraint": "volta"},
+        slurm={"partition": "dev", "time": 30, "wait": False, "sbatch": {"constraint": "volta"}},
     )
     code, _, err = cli("sweep", str(config))
     assert code == 0, err

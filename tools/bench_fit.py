@@ -1,19 +1,25 @@
-"""Benchmark the quantized-linear fit: sequences/s on random RegNets and the fraction recovered exactly.
+"""Benchmark the quantized-linear fit: sequences/s on random RegNets (exact pass) and on arbitrary
+width sequences (global search: sorted AnyNet stages, unsorted blocks, noisy RegNets).
 
-The population follows the RegNet design space of Designing Network Design Spaces (sec. 3.3:
-d < 64, w0 <= 256, 0 < wa <= 256, 1.5 <= wm <= 3); a second, smaller population of perturbed
-widths exercises the grid-search path (no RegNet reproduces them).
+The RegNet population follows the design space of Designing Network Design Spaces (sec. 3.3:
+d < 64, w0 <= 256, 0 < wa <= 256, 1.5 <= wm <= 3); the arbitrary ones are generated as in
+tools/make_qlinear_golden.py (the golden reference test's sequences).
 
-Usage: python tools/bench_fit.py [--n 10000] [--perturbed 1000] [--seed 0]
+Usage: python tools/bench_fit.py [--n 10000] [--arbitrary 1000] [--seed 0]
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from pycls_like.analysis.qlinear import fit_quantized_linear_many
 from pycls_like.regnet import regnet_block_widths
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_qlinear_golden import random_sequences  # noqa: E402
 
 
 def random_regnets(n: int, rng: np.random.Generator) -> list[list[int]]:
@@ -28,37 +34,39 @@ def random_regnets(n: int, rng: np.random.Generator) -> list[list[int]]:
     ]
 
 
-def bench(label: str, seqs: list[list[int]]) -> None:
-    start = time.perf_counter()
+def bench(label: str, seqs: list[list[int]]) -> float:
+    start, start_cpu = time.perf_counter(), time.process_time()
     fits = fit_quantized_linear_many(seqs)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     exact = np.mean([f.exact for f in fits])
     efit = np.array([f.e_fit for f in fits])
+    rate = len(seqs) / elapsed
     print(
-        f"{label}: {len(seqs)} sequences in {elapsed:.2f} s = {len(seqs) / elapsed:,.0f} sequences/s; "
+        f"{label}: {len(seqs)} sequences in {elapsed:.2f} s = {rate:,.0f} sequences/s "
+        f"(CPU {cpu:.2f} s = {len(seqs) / cpu:,.0f}/s); "
         f"exact {exact:.2%}; e_fit mean {efit.mean():.4f}, max {efit.max():.4f}"
     )
+    return rate
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="random RegNet width sequences")
     parser.add_argument(
-        "--perturbed", type=int, default=1_000, help="perturbed sequences (0: skip)"
+        "--arbitrary",
+        "--perturbed",
+        type=int,
+        default=1_000,
+        help="arbitrary sequences per kind (0: skip)",
     )
+    parser.add_argument("--d-max", type=int, default=16, help="max depth of arbitrary sequences")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     bench("random RegNets", random_regnets(args.n, rng))
-    if args.perturbed:
-        noisy = [
-            [
-                max(8, int(round(w * f / 8)) * 8)
-                for w, f in zip(s, rng.uniform(0.9, 1.1, len(s)), strict=True)
-            ]
-            for s in random_regnets(args.perturbed, rng)
-        ]
-        bench("perturbed (x U[0.9, 1.1] per block)", noisy)
+    if args.arbitrary:
+        for kind in ("sorted", "unsorted", "noisy_regnet"):
+            bench(f"arbitrary: {kind}", random_sequences(kind, args.arbitrary, rng, args.d_max))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Benchmark the population sampler on one core.
 
-1. Accepted RegNetX specs per second in the 360-400 MF band at 224 px (`design_spaces/regnetx.yaml`:
+1. Accepted RegNetX specs per second in the 360-400 MF band at 224 px (`pycls_like/design_spaces/regnetx.yaml`:
    the pycls sweep ranges, 4 stages, full stages). The target is >= 10,000/s.
 2. The acceptance rate of every shipped space under its default constraints.
 

@@ -33,8 +33,8 @@ def add_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bins",
         type=int,
-        default=10,
-        help="complexity bins for normalized EDFs (default: %(default)s)",
+        default=None,
+        help="complexity bins for normalized EDFs (default: about 5 models per bin, 2-10)",
     )
     parser.add_argument(
         "--boot",
@@ -45,14 +45,24 @@ def add_analyze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of every bootstrap (default: %(default)s)"
     )
+    parser.add_argument(
+        "--permutations",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add a permutation p-value (N label shuffles within complexity bins) to each "
+        "normalized KS comparison; 0: off (default)",
+    )
 
 
 def run_analyze(args: argparse.Namespace) -> int:
     from pycls_like.analysis.report import write_report
     from pycls_like.errors import ConfigError
 
-    if args.bins < 1 or args.boot < 1:
+    if (args.bins is not None and args.bins < 1) or args.boot < 1:
         raise ConfigError("--bins and --boot must be >= 1")
+    if args.permutations < 0:
+        raise ConfigError(f"--permutations must be >= 0, got {args.permutations}")
     out = Path(args.output)
     out_json = Path(args.json) if args.json else out.with_name("report.json")
     summary = write_report(
@@ -64,6 +74,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         bins=args.bins,
         n_boot=args.boot,
         seed=args.seed,
+        permutations=args.permutations,
     )
     for p in summary["populations"]:
         print(
@@ -75,6 +86,13 @@ def run_analyze(args: argparse.Namespace) -> int:
             f"{raw['a']} vs {raw['b']}: KS D={raw['statistic']:.3f} p={raw['pvalue']:.3g} (raw), "
             f"D={norm['statistic']:.3f} p={norm['pvalue']:.3g} ({args.metric}-normalized)"
         )
+    for perm in summary["ks_permutation"]:
+        print(
+            f"{perm['a']} vs {perm['b']}: {args.metric}-normalized KS permutation p={perm['pvalue']:.3g} "
+            f"({perm['method']})"
+        )
+    if summary.get("verdict"):
+        print(f"verdict: {summary['verdict']['sentence']}")
     for note in summary["notes"]:
         print(f"note: {note}")
     print(f"wrote {out} and {out_json}")

@@ -46,7 +46,7 @@ class KSResult:
     pvalue: float
     n_a: float
     n_b: float
-    method: str  # "scipy.ks_2samp" (unweighted, exact scipy) or "weighted-kolmogorov"
+    method: str  # "scipy.ks_2samp", "weighted-kolmogorov" (approximate) or "permutation (...)"
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,19 @@ def normalization_weights(
     population, split evenly among its models. The weighted histograms are then identical
     (uniform over the shared bins), so complexity no longer confounds the comparison.
     """
+    index = complexity_bins(metrics, bins, log)
+    counts = np.array([np.bincount(i, minlength=bins) for i in index])
+    shared = np.all(counts > 0, axis=0)
+    if not shared.any():
+        raise ConfigError("the populations share no complexity bin: nothing to compare")
+    mass = np.where(shared, 1.0 / shared.sum(), 0.0)
+    return [mass[i] / np.maximum(c[i], 1) for i, c in zip(index, counts, strict=True)]
+
+
+def complexity_bins(
+    metrics: Sequence[Sequence[float] | np.ndarray], bins: int = 10, log: bool = True
+) -> list[np.ndarray]:
+    """Bin index of every model: `bins` equal-width bins of (log10) complexity over the pooled range."""
     values = [np.asarray(m, dtype=float) for m in metrics]
     if any(v.size == 0 for v in values):
         raise ConfigError("complexity normalization needs a non-empty metric for every population")
@@ -106,13 +119,7 @@ def normalization_weights(
             raise ConfigError("log-binned complexity must be positive")
         values = [np.log10(v) for v in values]
     edges = np.histogram_bin_edges(np.concatenate(values), bins=bins)
-    index = [np.clip(np.searchsorted(edges, v, side="right") - 1, 0, bins - 1) for v in values]
-    counts = np.array([np.bincount(i, minlength=bins) for i in index])
-    shared = np.all(counts > 0, axis=0)
-    if not shared.any():
-        raise ConfigError("the populations share no complexity bin: nothing to compare")
-    mass = np.where(shared, 1.0 / shared.sum(), 0.0)
-    return [mass[i] / np.maximum(c[i], 1) for i, c in zip(index, counts, strict=True)]
+    return [np.clip(np.searchsorted(edges, v, side="right") - 1, 0, bins - 1) for v in values]
 
 
 def restricted_edf(
@@ -157,6 +164,67 @@ def ks_test(a: EDF, b: EDF) -> KSResult:
     return KSResult(stat, float(stats.kstwo.sf(stat, en)), n_a, n_b, "weighted-kolmogorov")
 
 
+def ks_permutation_test(
+    errors: Sequence[Sequence[float] | np.ndarray],
+    metrics: Sequence[Sequence[float] | np.ndarray],
+    bins: int = 10,
+    n_perm: int = 1000,
+    rng: np.random.Generator | int = 0,
+    log: bool = True,
+) -> KSResult:
+    """Complexity-normalized KS test of two populations with a permutation p-value.
+
+    Null hypothesis: within each complexity bin, the errors of the two spaces are exchangeable
+    (the null the normalized comparison asks about). The space labels are permuted within each
+    shared bin, so every permutation keeps the bin counts and hence the normalization weights;
+    the statistic is the weighted sup-distance of `ks_test`. p = (1 + #{D* >= D}) / (1 + n_perm)
+    is exact up to Monte Carlo error (standard error sqrt(p(1-p)/n_perm)), whatever the sizes.
+    """
+    if len(errors) != 2 or len(metrics) != 2:
+        raise ConfigError("the permutation test compares exactly two populations")
+    if n_perm < 1:
+        raise ConfigError(f"permutations must be >= 1, got {n_perm}")
+    rng = np.random.default_rng(rng)
+    e = [np.asarray(x, dtype=float) for x in errors]
+    index = complexity_bins(metrics, bins, log)
+    counts = np.array([np.bincount(i, minlength=bins) for i in index])  # (2, bins)
+    shared = np.all(counts > 0, axis=0)
+    if not shared.any():
+        raise ConfigError("the populations share no complexity bin: nothing to compare")
+    mass = np.where(shared, 1.0 / shared.sum(), 0.0)
+    # Pool the models of shared bins; a model labelled A adds mass/c_A of its bin, B subtracts.
+    pooled_bin = np.concatenate(index)
+    keep = shared[pooled_bin]
+    pooled_bin, pooled_err = pooled_bin[keep], np.concatenate(e)[keep]
+    is_a = np.concatenate([np.ones(e[0].size, bool), np.zeros(e[1].size, bool)])[keep]
+    order = np.argsort(pooled_err, kind="stable")  # fixed across permutations
+    pooled_bin, pooled_err, is_a = pooled_bin[order], pooled_err[order], is_a[order]
+    last = np.r_[pooled_err[1:] != pooled_err[:-1], True]  # F is read after the last of ties
+    w_a = (mass / np.maximum(counts[0], 1))[pooled_bin]
+    w_b = (mass / np.maximum(counts[1], 1))[pooled_bin]
+
+    def stat(labels: np.ndarray) -> np.ndarray:  # (P, N) bool -> (P,)
+        diff = np.cumsum(np.where(labels, w_a, -w_b), axis=-1)
+        return np.abs(diff[..., last]).max(-1)
+
+    observed = float(stat(is_a[None])[0])
+    # Permute within bins: sort by (bin + uniform key); the first c_A of each bin are A.
+    start = np.r_[0, np.cumsum(np.bincount(pooled_bin, minlength=bins))[:-1]]
+    n = pooled_bin.size
+    hits, step = 0, max(1, 2_000_000 // max(n, 1))
+    for done in range(0, n_perm, step):
+        p = min(step, n_perm - done)
+        key = pooled_bin + rng.random((p, n))
+        pos = np.argsort(key, axis=1)
+        within = np.arange(n) - start[pooled_bin[pos]]
+        labels = np.empty((p, n), bool)
+        np.put_along_axis(labels, pos, within < counts[0][pooled_bin[pos]], axis=1)
+        hits += int(np.sum(stat(labels) >= observed - 1e-12))
+    n_a, n_b = (float(1.0 / np.sum(w**2)) for w in (w_a[is_a], w_b[~is_a]))
+    pvalue = (1 + hits) / (1 + n_perm)
+    return KSResult(observed, pvalue, n_a, n_b, f"permutation ({n_perm} within complexity bins)")
+
+
 def bootstrap_band(
     curve: EDF,
     x: np.ndarray | None = None,
@@ -169,13 +237,16 @@ def bootstrap_band(
     if x is None:
         x = np.linspace(curve.errors[0], curve.errors[-1], 200)
     x = np.asarray(x, dtype=float)
-    counts = rng.multinomial(curve.n, np.full(curve.n, 1.0 / curve.n), size=n_boot)  # (B, n)
-    mass = counts * curve.weights
-    total = mass.sum(1, keepdims=True)
-    # Model i adds its mass to F(x_k) for every x_k > e_i: scatter to the first such k, cumsum.
+    # Model i adds its mass to F(x_k) for every x_k > e_i, i.e. from cell first_i on. Models with
+    # the same cell and weight are interchangeable, so resampling n models with replacement is a
+    # multinomial draw over those groups (the same distribution, O(groups) instead of O(n)).
     first = np.searchsorted(x, curve.errors, side="right")
-    onehot = np.zeros((curve.n, x.size + 1))
-    onehot[np.arange(curve.n), first] = 1.0
+    keys, sizes = np.unique(np.stack([first, curve.weights]), axis=1, return_counts=True)
+    counts = rng.multinomial(curve.n, sizes / curve.n, size=n_boot)  # (B, groups)
+    mass = counts * keys[1]
+    total = mass.sum(1, keepdims=True)
+    onehot = np.zeros((keys.shape[1], x.size + 1))
+    onehot[np.arange(keys.shape[1]), keys[0].astype(int)] = 1.0
     boot = np.cumsum(mass @ onehot, axis=1)[:, : x.size] / np.where(total > 0, total, 1.0)
     tail = (1 - level) / 2 * 100
     lower, upper = np.percentile(boot, [tail, 100 - tail], axis=0)

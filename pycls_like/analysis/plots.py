@@ -1,8 +1,10 @@
 """Figures of the analysis: each function takes numbers (EDFs, tables, fits) and returns a Figure.
 
 Figures are `matplotlib.figure.Figure` objects created without pyplot, so no global backend or
-window is involved (saving to PNG uses Agg, to SVG the SVG backend); the seaborn style is applied
-in a local context, never through global rcParams. Colors follow population order everywhere.
+window is involved; the seaborn style is applied in a local context, never through global
+rcParams. Every figure gives a population the same colour (`palette`); runs of one population
+differ by line style, never by colour. Scatter layers with more than RASTER_POINTS points are
+rasterized (a 10,000-point SVG layer is megabytes); axes, lines and text stay vector.
 """
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,28 +16,46 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from pycls_like.analysis.edf import EDF, Band, BestOfN
 from pycls_like.analysis.table import DIVERGED_ERROR, as_numeric
-from pycls_like.analysis.trends import GoodRange, binned_median, log_scale
+from pycls_like.analysis.trends import GoodRange, binned_median, log_scale, trend_bins
 
+RASTER_POINTS = 300  # above this many points a scatter layer becomes an image
+LINE_STYLES = ("-", "--", ":", "-.")
 AXIS_LABELS = {
     "top1_err": "top-1 error (%)",
     "top5_err": "top-5 error (%)",
     "best_top1_err": "best top-1 error (%)",
     "best_top5_err": "best top-5 error (%)",
-    "flops": "flops (multiply-adds)",
-    "params": "parameters",
-    "acts": "activations",
     "e_fit": "e_fit (mean |log w / w_fit|)",
     "train_loss": "training loss",
     "epoch": "epoch",
+}
+# Complexity columns are shown in units a reader knows: (divisor, unit) by magnitude.
+_UNITS = {
+    "flops": ("flops", "multiply-adds", [(1e9, "GF"), (1e6, "MF"), (1e3, "KF")]),
+    "params": ("params", "", [(1e6, "M"), (1e3, "K")]),
+    "acts": ("activations", "", [(1e6, "M"), (1e3, "K")]),
 }
 
 
 def label(column: str) -> str:
     """Axis label with units for a table column."""
     return AXIS_LABELS.get(column, column)
+
+
+def complexity_units(column: str, values: Sequence[float] | np.ndarray) -> tuple[float, str]:
+    """(divisor, axis label) showing a complexity column in MF/GF (or M/K): 1 for other columns."""
+    if column not in _UNITS:
+        return 1.0, label(column)
+    name, what, scales = _UNITS[column]
+    v = np.asarray(values, dtype=float)
+    median = float(np.median(v)) if v.size else 0.0
+    div, unit = next(((d, u) for d, u in scales if median >= d), (1.0, ""))
+    inside = ", ".join(t for t in (unit, what) if t)
+    return div, f"{name} ({inside})" if inside else name
 
 
 def palette(names: Sequence[str]) -> dict[str, tuple]:
@@ -58,6 +78,31 @@ def _finish(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> Non
         ax.legend(frameon=True, fontsize="small")
 
 
+def readable_log_axis(ax: Axes, axis: str, lo: float, hi: float) -> None:
+    """Log scale with plain-number ticks at 1-2-5 steps (all digits under a decade), no 10^k."""
+    decades = np.log10(max(hi, lo * 1.0001) / lo) if lo > 0 else 0.0
+    subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 0.8 else tuple(range(1, 10))
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    target.set_major_locator(LogLocator(base=10, subs=subs))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
+def _integer_ticks(ax: Axes, values: pd.Series) -> None:
+    if np.all(np.isclose(values, np.round(values))):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _scatter(ax: Axes, x, y, color, n_total: int, **kw) -> None:
+    ax.scatter(x, y, color=color, rasterized=n_total > RASTER_POINTS, linewidths=0, **kw)
+
+
+def _point_style(n: int) -> dict:
+    """Smaller, lighter points as populations grow, so dense clouds still show their shape."""
+    return {"s": 18 if n <= 200 else 8 if n <= 2000 else 3, "alpha": 0.6 if n <= 200 else 0.3}
+
+
 def plot_edfs(
     curves: Mapping[str, EDF],
     bands: Mapping[str, Band] | None = None,
@@ -75,20 +120,33 @@ def plot_edfs(
     with _style():
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.subplots()
-        for name, curve in curves.items():
+        for k, (name, curve) in enumerate(curves.items()):
             n = f"n_eff={curve.n_eff:.0f}" if curve.weighted else f"n={curve.n}"
             diverged = int(np.sum(curve.errors >= DIVERGED_ERROR))
             n += f", {diverged} diverged" if diverged else ""
             ax.step(x, curve(x), where="post", color=colors[name], lw=2, label=f"{name} ({n})")
             if bands and name in bands:
-                band = bands[name]
-                ax.fill_between(
-                    band.x, band.lower, band.upper, step="post", color=colors[name], alpha=0.2
+                _band(
+                    ax, bands[name].x, bands[name].lower, bands[name].upper, colors[name], k, "post"
                 )
         ax.set_xlim(x[0], x[-1])
         ax.set_ylim(0, 1)
         _finish(ax, label(error), "cumulative prob. (error < e)", title)
     return fig
+
+
+def _band(ax: Axes, x, lower, upper, color, k: int, step: str | None = None) -> None:
+    """A light fill plus edges in the population's colour, dashed differently per population,
+    so overlapping bands stay tellable apart."""
+    ax.fill_between(x, lower, upper, step=step, color=color, alpha=0.12, lw=0)
+    style = LINE_STYLES[1 + k % (len(LINE_STYLES) - 1)]
+    draw = (
+        (lambda xs, ys: ax.step(xs, ys, where=step, color=color, lw=0.8, ls=style))
+        if step
+        else (lambda xs, ys: ax.plot(xs, ys, color=color, lw=0.8, ls=style))
+    )
+    draw(x, lower)
+    draw(x, upper)
 
 
 def plot_best_of_n(results: Mapping[str, BestOfN], error: str = "top1_err") -> Figure:
@@ -97,13 +155,15 @@ def plot_best_of_n(results: Mapping[str, BestOfN], error: str = "top1_err") -> F
     with _style():
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.subplots()
-        for name, r in results.items():
-            ax.plot(r.n, r.expected, marker="o", ms=3, color=colors[name], label=name)
-            ax.fill_between(r.n, r.lower, r.upper, color=colors[name], alpha=0.15)
-        ax.set_xscale("log")
+        n_max = 1
+        for k, (name, r) in enumerate(results.items()):
+            ax.plot(r.n, r.expected, marker="o", ms=3, color=colors[name], lw=2, label=name)
+            _band(ax, r.n, r.lower, r.upper, colors[name], k)
+            n_max = max(n_max, int(r.n.max()))
+        readable_log_axis(ax, "x", 1, max(n_max, 2))
         pct = next(iter(results.values())).percentiles if results else (5, 95)
         title = f"expected best of n random models (band: {pct[0]:g}-{pct[1]:g}th percentiles)"
-        _finish(ax, "n (models sampled)", f"min {label(error)}", title)
+        _finish(ax, "n (models drawn with replacement)", f"min {label(error)}", title)
     return fig
 
 
@@ -122,35 +182,33 @@ def _scatter_tables(tables: Mapping[str, pd.DataFrame], x: str, y: str) -> pd.Da
 def plot_error_vs_metric(
     tables: Mapping[str, pd.DataFrame], metric: str = "flops", error: str = "top1_err"
 ) -> Figure:
-    """Error of every model against its complexity, with per-population binned medians."""
+    """Error of every model against its complexity, with per-population binned medians where the
+    population is large enough for them (`trend_bins`)."""
     colors = palette(list(tables))
     data = _scatter_tables(tables, metric, error)
+    values = pd.to_numeric(data[metric], errors="coerce").astype(float)
+    div, xlabel = complexity_units(metric, values)
+    x_all = values / div
+    log = log_scale(x_all) or (metric in _UNITS and x_all.max() / max(x_all.min(), 1e-12) > 3)
     with _style():
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.subplots()
-        sns.scatterplot(
-            data=data,
-            x=metric,
-            y=error,
-            hue="population",
-            palette=colors,
-            s=18,
-            alpha=0.5,
-            ax=ax,
-            legend=False,
-        )
         for name, group in data.groupby("population", sort=False):
-            med = binned_median(group[metric], group[error], log=log_scale(data[metric]))
-            ax.plot(
-                med["center"],
-                med["median"],
-                color=colors[name],
-                lw=2,
-                label=f"{name} (n={len(group)}, binned median)",
-            )
-        if log_scale(data[metric]):
-            ax.set_xscale("log")
-        _finish(ax, label(metric), label(error), "error vs complexity (diverged runs not shown)")
+            x = x_all[group.index]
+            _scatter(ax, x, group[error], colors[name], len(data), **_point_style(len(data)))
+            bins = trend_bins(len(group))
+            text = f"{name} (n={len(group)}"
+            if bins:
+                med = binned_median(x, group[error], bins=bins, log=log)
+                ax.plot(med["center"], med["median"], color=colors[name], lw=2)
+                text += f", median of {bins} bins)"
+            else:
+                text += ", too few for binned medians)"
+            ax.plot([], [], color=colors[name], lw=2, marker="o", label=text)
+        if log and x_all.size and x_all.min() > 0:
+            readable_log_axis(ax, "x", float(x_all.min()), float(x_all.max()))
+        ax.margins(x=0.04, y=0.06)
+        _finish(ax, xlabel, label(error), "error vs complexity (diverged runs not shown)")
     return fig
 
 
@@ -161,34 +219,37 @@ def plot_error_vs_params(
     ranges: Mapping[str, Mapping[str, GoodRange]] | None = None,
     ncols: int = 3,
 ) -> Figure:
-    """One panel per parameter: errors by population, good range (bootstrap 95%) shaded."""
+    """One titled panel per parameter: errors by population, good range (bootstrap 95%) shaded
+    where the population was large enough to estimate one."""
     colors = palette(list(tables))
     nrows = max(1, -(-len(params) // ncols))
     with _style(font_scale=0.85):
-        fig = Figure(figsize=(4.2 * ncols, 3.3 * nrows), layout="constrained")
+        fig = Figure(figsize=(4.2 * ncols, 3.3 * nrows + 0.6), layout="constrained")
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for ax, param in zip(axes, params, strict=False):
             data = _scatter_tables(tables, param, error)
             numbers = as_numeric(data[param])
             if numbers is not None:
                 data[param] = numbers
-                sns.scatterplot(
-                    data=data,
-                    x=param,
-                    y=error,
-                    hue="population",
-                    palette=colors,
-                    s=12,
-                    alpha=0.5,
-                    ax=ax,
-                    legend=False,
-                )
+                for name, group in data.groupby("population", sort=False):
+                    _scatter(
+                        ax,
+                        group[param],
+                        group[error],
+                        colors[name],
+                        len(data),
+                        **_point_style(len(data)),
+                    )
                 for name, r in ((n, (ranges or {}).get(n, {}).get(param)) for n in tables):
                     if r is not None:
-                        ax.axvspan(r.lo, r.hi, color=colors[name], alpha=0.15)
+                        ax.axvspan(r.lo, r.hi, color=colors[name], alpha=0.12, lw=0)
                         ax.axvline(r.mid, color=colors[name], ls="--", lw=1)
-                if log_scale(data[param]):
-                    ax.set_xscale("log")
+                finite = data[param].dropna()
+                if log_scale(finite):
+                    readable_log_axis(ax, "x", float(finite.min()), float(finite.max()))
+                else:
+                    _integer_ticks(ax, finite)
+                ax.margins(x=0.06, y=0.06)
             else:
                 sns.stripplot(
                     data=data,
@@ -201,7 +262,9 @@ def plot_error_vs_params(
                     dodge=len(tables) > 1,
                     ax=ax,
                     legend=False,
+                    rasterized=len(data) > RASTER_POINTS,
                 )
+            ax.set_title(param)
             ax.set_xlabel(label(param))
             ax.set_ylabel(label(error))
         for ax in axes[len(params) :]:
@@ -210,9 +273,10 @@ def plot_error_vs_params(
             Line2D([], [], ls="", marker="o", color=colors[n], label=f"{n} (n={len(t)})")
             for n, t in tables.items()
         ]
+        fig.suptitle("error vs each sampled parameter: " + ", ".join(tables), fontsize="medium")
         fig.legend(
             handles=handles,
-            loc="outside upper center",
+            loc="outside lower center",
             ncols=min(len(handles), 4),
             fontsize="small",
         )
@@ -227,35 +291,55 @@ def plot_error_vs_efit(tables: Mapping[str, pd.DataFrame], error: str = "top1_er
         fig = Figure(figsize=(7, 4.5), layout="constrained")
         ax = fig.subplots()
         for name, group in data.groupby("population", sort=False):
-            ax.scatter(
+            _scatter(
+                ax,
                 group["e_fit"],
                 group[error],
-                s=18,
-                alpha=0.6,
-                color=colors[name],
+                colors[name],
+                len(data),
                 label=f"{name} (n={len(group)})",
+                **_point_style(len(data)),
             )
+        ax.margins(x=0.04, y=0.06)
         _finish(ax, label("e_fit"), label(error), "error vs quantized-linear fit quality")
     return fig
 
 
-def plot_training_curves(curves: Mapping[str, pd.DataFrame], error: str = "top1_err") -> Figure:
-    """Training loss and test error per epoch for the given runs (label -> metrics.jsonl frame);
-    the test error is `error` where the metrics have it, else top1_err (always logged)."""
-    colors = dict(zip(curves, sns.color_palette("tab10", max(len(curves), 1)), strict=False))
+def plot_training_curves(
+    curves: Mapping[tuple[str, str], pd.DataFrame],
+    populations: Sequence[str],
+    error: str = "top1_err",
+) -> Figure:
+    """Training loss and test error per epoch for the best runs ((population, run) -> metrics):
+    the population's colour, one line style per run, and the legend below the panels; the test
+    error is `error` where the metrics have it, else top1_err (always logged)."""
+    colors = palette(list(populations))
     with _style():
-        fig = Figure(figsize=(11, 4), layout="constrained")
+        fig = Figure(figsize=(11, 4.6), layout="constrained")
         left, right = fig.subplots(1, 2)
-        logged = set()
-        for name, frame in curves.items():
-            style = {"color": colors[name], "marker": ".", "label": name}
+        logged, rank = set(), {p: 0 for p in populations}
+        handles = []
+        for (pop, run), frame in curves.items():
+            ls = LINE_STYLES[rank[pop] % len(LINE_STYLES)]
+            rank[pop] += 1
+            style = {"color": colors.get(pop, "0.3"), "ls": ls, "marker": ".", "lw": 1.5}
             if "train_loss" in frame:
                 left.plot(frame["epoch"], frame["train_loss"], **style)
             column = error if error in frame else "top1_err"
             if column in frame:
                 right.plot(frame["epoch"], frame[column], **style)
                 logged.add(column)
+            handles.append(Line2D([], [], label=f"{pop}: run {run}", **style))
+        for ax in (left, right):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _finish(left, "epoch", label("train_loss"), "training loss")
         ylabel = " / ".join(f"test {label(c)}" for c in sorted(logged)) or "test error"
         _finish(right, "epoch", ylabel, "test error")
+        if handles:
+            fig.legend(
+                handles=handles,
+                loc="outside lower center",
+                ncols=min(len(handles), 3),
+                fontsize="small",
+            )
     return fig

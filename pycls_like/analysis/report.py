@@ -9,12 +9,16 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
 from pycls_like.analysis import plots
+from pycls_like.analysis.methods import method_notes
 from pycls_like.analysis.summary import Analysis, analyze
 from pycls_like.analysis.table import load_population
+from pycls_like.analysis.trends import GOOD_RANGE_MIN_N
+from pycls_like.analysis.verdict import Judgement, bins_for, judge, judgement_html
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1300px; color: #222; }
@@ -25,6 +29,8 @@ th { background: #f3f3f3; } td.l, th.l { text-align: left; }
 figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
 .row { display: flex; flex-wrap: wrap; gap: 1.5em; } .row figure { flex: 1 1 560px; }
 figcaption, .note { color: #555; font-size: .9em; }
+dl.methods dd { margin: 0 0 .6em 1.5em; color: #333; font-size: .92em; }
+.verdict { font-size: 1.25em; } .warn { color: #a00; } .provenance { color: #444; }
 """
 
 
@@ -36,9 +42,11 @@ def write_report(
     *,
     error: str = "top1_err",
     metric: str = "flops",
-    bins: int = 10,
+    bins: int | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    provenance: dict | None = None,
+    permutations: int = 0,
 ) -> dict:
     """Analyze populations (sweep dirs, table files or DataFrames; a mapping names them) and write
     the HTML report and its JSON summary (default: report.json beside the HTML). Returns the JSON."""
@@ -48,24 +56,50 @@ def write_report(
         else [(None, s) for s in sweep_dirs_or_tables]
     )
     pops = [load_population(src, name) for name, src in items]
-    result = analyze(pops, error=error, metric=metric, bins=bins, n_boot=n_boot, seed=seed)
+    # Complexity bins follow the population size unless given (verdict.bins_for).
+    bins = bins or bins_for(min(len(p.rows(error)) for p in pops))
+    result = analyze(
+        pops,
+        error=error,
+        metric=metric,
+        bins=bins,
+        n_boot=n_boot,
+        seed=seed,
+        permutations=permutations,
+    )
+    judgement = judge(
+        {p.name: p.rows[error].to_numpy(float) for p in result.populations},
+        {p.name: p.rows[metric].to_numpy(float) for p in result.populations},
+        {p.name: _near_chance_count(p.rows) for p in result.populations},
+        provenance,
+        bins,
+        seed,
+    )
     out_html = Path(out_html)
     out_json = Path(out_json) if out_json else out_html.with_name("report.json")
     out_html.parent.mkdir(parents=True, exist_ok=True)
     out_json.parent.mkdir(parents=True, exist_ok=True)
-    summary = result.to_json()
-    out_html.write_text(render_html(result), encoding="utf-8")
+    summary = {**judgement.to_json(), **result.to_json()}
+    out_html.write_text(render_html(result, judgement), encoding="utf-8")
     out_json.write_text(json.dumps(summary, indent=1, allow_nan=False), encoding="utf-8")
     return summary
 
 
-def render_html(a: Analysis) -> str:
-    """The report page as one string."""
+def _near_chance_count(rows: pd.DataFrame) -> int:
+    """Runs flagged near chance by the trainer (tables from elsewhere may lack the column)."""
+    if "near_chance" not in rows:
+        return 0
+    return int(rows["near_chance"].astype(str).str.lower().isin(("true", "1", "1.0")).sum())
+
+
+def render_html(a: Analysis, judgement: Judgement | None = None) -> str:
+    """The report page as one string; it opens with the verdict and the provenance."""
     names = [p.name for p in a.populations]
     tables = {p.name: p.rows for p in a.populations}
     err, fig = a.error, _Figures()
     parts = [
         f"<h1>Design space analysis: {_e(', '.join(names))}</h1>",
+        judgement_html(judgement, _e) if judgement else "",
         f"<p class=note>error: <b>{_e(plots.label(err))}</b> ({_e(err)}); complexity metric: "
         f"<b>{_e(a.metric)}</b>. Diverged runs count as 100% error.</p>",
     ]
@@ -105,11 +139,14 @@ def render_html(a: Analysis) -> str:
             [
                 fig(
                     plots.plot_best_of_n({p.name: p.best_of_n for p in a.populations}, err),
-                    "Minimum error of n models drawn at random (with replacement) from each population.",
+                    "Expected minimum error of n models drawn at random WITH replacement from each "
+                    "population (see Methods: at n = population size it exceeds the best model's "
+                    "error); band: 5th-95th percentiles of that minimum.",
                 ),
                 fig(
                     plots.plot_error_vs_metric(tables, a.metric, err),
-                    "Lines: medians per complexity bin.",
+                    "Lines: median error per complexity bin, about 10 models per bin (none below "
+                    "30 models).",
                 ),
             ]
         ),
@@ -121,7 +158,8 @@ def render_html(a: Analysis) -> str:
             fig(
                 plots.plot_error_vs_params(tables, a.params, err, ranges),
                 "Shaded: 2.5-97.5 percentiles of the best model's value over 10^4 bootstrap samples "
-                "of 25% of the models (Designing Network Design Spaces, sec. 3.1); dashed: median.",
+                "of 25% of the models (Designing Network Design Spaces, sec. 3.1); dashed: median. "
+                f"Shown only for populations of at least {GOOD_RANGE_MIN_N} runs.",
             ),
             _ranges_table(a),
         ]
@@ -139,18 +177,27 @@ def render_html(a: Analysis) -> str:
             ),
             _fit_table(a),
         ]
-    curves = {f"{p.name}: {run}": frame for p in a.populations for run, frame in p.curves.items()}
+    curves = {(p.name, run): frame for p in a.populations for run, frame in p.curves.items()}
     if curves:
         parts += [
             "<h2>Training curves of the best runs</h2>",
-            fig(plots.plot_training_curves(curves, err), ""),
+            fig(
+                plots.plot_training_curves(curves, names, err),
+                "Each run in its population's colour; line styles tell runs apart.",
+            ),
         ]
+    parts += ["<h2>Methods: tests, caveats and definitions</h2>", _methods(a)]
     body = "\n".join(parts)
     return (
         f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         f"<title>{_e(' vs '.join(names))}: analysis</title><style>{_CSS}</style></head>"
         f"<body>\n{body}\n</body></html>\n"
     )
+
+
+def _methods(a: Analysis) -> str:
+    items = "".join(f"<dt><b>{_e(k)}</b></dt><dd>{_e(v)}</dd>" for k, v in method_notes(a))
+    return f"<dl class=methods>{items}</dl>"
 
 
 def _row(figures: list[str]) -> str:
@@ -168,9 +215,14 @@ class _Figures:
         self.count += 1
         buf = io.StringIO()
         # No <metadata> block: it holds a date (unreproducible pages) and external namespace URLs.
-        figure.savefig(
-            buf, format="svg", metadata=dict.fromkeys(("Creator", "Date", "Format", "Type"))
-        )
+        # Text as <text> (searchable, small), set for this call only; rasterized layers at 120 dpi.
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            figure.savefig(
+                buf,
+                format="svg",
+                dpi=120,
+                metadata=dict.fromkeys(("Creator", "Date", "Format", "Type")),
+            )
         svg = buf.getvalue()
         svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: not valid inside HTML
         prefix = f"f{self.count}-"
@@ -259,17 +311,38 @@ def _ks_table(a: Analysis) -> str:
         ]
         for x, y, r in a.ks_normalized
     ]
+    rows += [
+        [
+            x,
+            y,
+            f"{a.metric}-normalized",
+            r.statistic,
+            r.pvalue,
+            f"{r.n_a:.0f} / {r.n_b:.0f} (effective)",
+        ]
+        for x, y, r in a.ks_permutation
+    ]
+    tests = ["scipy.stats.ks_2samp"] * len(a.ks) + [
+        "weighted KS, Kolmogorov approximation (conservative)"
+    ] * len(a.ks_normalized)
+    tests += [f"weighted KS, {r.method}" for _, _, r in a.ks_permutation]
+    rows = [[*r[:3], t, *r[3:]] for r, t in zip(rows, tests, strict=True)]
     note = (
-        "<p class=note>Raw: scipy.stats.ks_2samp. Normalized: weighted sup-distance, p-value from "
-        "the Kolmogorov distribution with Kish effective sample sizes.</p>"
+        "<p class=note>Each test and its caveats: see Methods below."
+        + (
+            ""
+            if a.ks_permutation
+            else " The normalized p-value is approximate; `analyze --permutations 1000` adds an"
+            " exact permutation p-value."
+        )
+        + "</p>"
     )
-    return (
-        _table(["population A", "population B", "EDFs", "KS statistic D", "p-value", "n"], rows, 3)
-        + note
-    )
+    header = ["population A", "population B", "EDFs", "test", "KS statistic D", "p-value", "n"]
+    return _table(header, rows, 4) + note
 
 
 def _ranges_table(a: Analysis) -> str:
+    """Good ranges (where estimated), best-model shares and Spearman rho per parameter."""
     rows = []
     for p in a.populations:
         rho = (
@@ -277,11 +350,17 @@ def _ranges_table(a: Analysis) -> str:
             if p.spearman is None
             else dict(zip(p.spearman["param"], p.spearman["rho"], strict=True))
         )
-        for param, r in p.good_ranges.items():
-            rows.append([p.name, param, r.lo, r.mid, r.hi, rho.get(param, float("nan"))])
-        for param, shares in p.best_shares.items():
-            top = ", ".join(f"{k} {v:.0%}" for k, v in list(shares.items())[:4])
-            rows.append([p.name, param, f"best model's value: {top}", "", "", float("nan")])
+        for param in a.params:
+            r = p.good_ranges.get(param)
+            if r is not None:
+                rows.append([p.name, param, r.lo, r.mid, r.hi, rho.get(param, float("nan"))])
+            elif param in p.best_shares:
+                top = ", ".join(f"{k} {v:.0%}" for k, v in list(p.best_shares[param].items())[:4])
+                rows.append([p.name, param, f"best model's value: {top}", "", "", float("nan")])
+            elif param in rho:
+                rows.append([p.name, param, "-", "-", "-", rho[param]])
+    if not rows:
+        return ""
     header = [
         "population",
         "parameter",
@@ -299,7 +378,9 @@ def _fit_table(a: Analysis) -> str:
         if "e_fit" not in p.rows:
             continue
         fitted = p.rows.dropna(subset=["e_fit"])
-        best = fitted.loc[fitted[a.error].idxmin()]
+        if fitted.empty:
+            continue
+        best, f = fitted.loc[fitted[a.error].idxmin()], p.best_fit
         rows.append(
             [
                 p.name,
@@ -307,8 +388,9 @@ def _fit_table(a: Analysis) -> str:
                 f"{(fitted['e_fit'] == 0).mean():.0%}",
                 float(fitted["e_fit"].median()),
                 str(best["id"]),
-                f"d={best['fit_d']:.0f} w0={best['fit_w0']:.0f} wa={best['fit_wa']:.2f} "
-                f"wm={best['fit_wm']:.3f} e_fit={best['e_fit']:.3g}",
+                f"d={f.d} w0={f.w0} wa={f.wa:.2f} wm={f.wm:.3f} e_fit={f.e_fit:.3g}"
+                if f is not None
+                else "-",
             ]
         )
     header = [

@@ -12,9 +12,22 @@ import numpy as np
 import pandas as pd
 
 from pycls_like.analysis import edf as E
-from pycls_like.analysis.qlinear import fit_quantized_linear_many
-from pycls_like.analysis.table import Population, as_numeric, block_widths, parameter_columns
-from pycls_like.analysis.trends import GoodRange, best_shares, good_range, spearman
+from pycls_like.analysis.qlinear import QLinearFit, fit_quantized_linear_many
+from pycls_like.analysis.table import (
+    Population,
+    as_numeric,
+    block_widths,
+    parameter_columns,
+    require_columns,
+)
+from pycls_like.analysis.trends import (
+    GOOD_RANGE_MIN_N,
+    GoodRange,
+    best_shares,
+    bootstrap_winners,
+    good_range,
+    spearman,
+)
 from pycls_like.errors import ConfigError
 
 
@@ -35,6 +48,7 @@ class PopulationAnalysis:
     best_shares: dict[str, dict[str, float]] = field(default_factory=dict)
     spearman: pd.DataFrame | None = None
     curves: dict[str, pd.DataFrame] = field(default_factory=dict)
+    best_fit: QLinearFit | None = None  # quantized-linear fit of the best model with widths
 
     def best(self, error: str) -> pd.Series:
         return self.rows.loc[self.rows[error].idxmin()]
@@ -51,6 +65,7 @@ class Analysis:
     ks: list[tuple[str, str, E.KSResult]]
     ks_normalized: list[tuple[str, str, E.KSResult]]
     notes: list[str]
+    ks_permutation: list[tuple[str, str, E.KSResult]] = field(default_factory=list)
 
     @property
     def has_fits(self) -> bool:
@@ -68,6 +83,7 @@ class Analysis:
                 ],
                 "ks": [_ks_json(a, b, r) for a, b, r in self.ks],
                 "ks_normalized": [_ks_json(a, b, r) for a, b, r in self.ks_normalized],
+                "ks_permutation": [_ks_json(a, b, r) for a, b, r in self.ks_permutation],
             }
         )
 
@@ -80,12 +96,16 @@ def analyze(
     n_boot: int = 1000,
     seed: int = 0,
     best_runs: int = 3,
+    permutations: int = 0,
 ) -> Analysis:
-    """Compute every statistic of the report; randomness from one explicit seed."""
+    """Compute every statistic of the report; randomness from one explicit seed. `permutations`
+    > 0 adds a permutation p-value to each complexity-normalized KS comparison."""
     if not pops:
         raise ConfigError("nothing to analyze: give at least one sweep directory or table")
     notes: list[str] = []
     results = []
+    for pop in pops:  # every missing column of every table, before any work
+        require_columns(pop, [error, metric])
     for i, (pop, name) in enumerate(zip(pops, _unique_names([p.name for p in pops]), strict=True)):
         rows = pop.rows(error)
         if rows.empty:
@@ -111,7 +131,7 @@ def analyze(
                 curves=_best_curves(pop, rows, error, best_runs),
             )
         )
-    ks, ks_normalized = [], []
+    ks, ks_normalized, ks_permutation = [], [], []
     if len(results) > 1:
         weights = E.normalization_weights([r.rows[metric] for r in results], bins=bins)
         for i, (r, w) in enumerate(zip(results, weights, strict=True)):
@@ -122,20 +142,44 @@ def analyze(
         for a, b in combinations(results, 2):
             ks.append((a.name, b.name, E.ks_test(a.edf, b.edf)))
             ks_normalized.append((a.name, b.name, E.ks_test(a.edf_normalized, b.edf_normalized)))
+            if permutations:
+                ks_permutation.append(
+                    (
+                        a.name,
+                        b.name,
+                        E.ks_permutation_test(
+                            [a.rows[error], b.rows[error]],
+                            [a.rows[metric], b.rows[metric]],
+                            bins,
+                            permutations,
+                            _rng(seed, 3, results.index(a), results.index(b)),
+                        ),
+                    )
+                )
     else:
         notes.append("single population: no KS comparison and no complexity normalization")
     params = _params([pop.table for pop in pops])  # before the fit_* columns were added
     for i, r in enumerate(results):
         numeric = []
-        for j, p in enumerate(params):
+        # One bootstrap of the best model per population, read for every parameter.
+        enough = len(r.rows) >= GOOD_RANGE_MIN_N
+        winners = bootstrap_winners(r.rows[error].to_numpy(float), rng=_rng(seed, i, 2))
+        if not enough and params:
+            notes.append(
+                f"{r.name}: no good ranges at n = {len(r.rows)} (they need >= {GOOD_RANGE_MIN_N} "
+                "runs: each bootstrap sample holds 25% of the models)"
+            )
+        for p in params:
             if p not in r.rows or r.rows[p].nunique(dropna=True) < 2:
                 continue
             values = as_numeric(r.rows[p])
             if values is None:
-                r.best_shares[p] = best_shares(r.rows[p], r.rows[error], rng=_rng(seed, i, 2, j))
+                if enough:
+                    r.best_shares[p] = best_shares(r.rows[p], r.rows[error], winners=winners)
             else:
                 numeric.append(p)
-                r.good_ranges[p] = good_range(values, r.rows[error], rng=_rng(seed, i, 2, j))
+                if enough and values.notna().all():
+                    r.good_ranges[p] = good_range(values, r.rows[error], winners=winners)
         r.spearman = spearman(
             r.rows.assign(**{p: as_numeric(r.rows[p]) for p in numeric}), numeric, error
         )
@@ -143,7 +187,9 @@ def analyze(
         notes.append("no block_widths in the tables: no quantized-linear fits")
     if not any(r.curves for r in results):
         notes.append("no runs/<id>/metrics.jsonl found: no training curves")
-    return Analysis(error, metric, results, params, ks, ks_normalized, notes)
+    for r in results:
+        r.best_fit = _best_fit(r.rows, error)
+    return Analysis(error, metric, results, params, ks, ks_normalized, notes, ks_permutation)
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -180,23 +226,42 @@ def _params(tables: list[pd.DataFrame]) -> list[str]:
 
 
 def _with_fits(rows: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Add the quantized-linear fit (d, w0, wa, wm, e_fit) of every row that has block widths."""
+    """The e_fit of every row with block widths: as stored at collect time, fitted where absent
+    (only those rows' widths are parsed: 20,000 JSON cells cost more than the rest of analyze)."""
     if "block_widths" not in rows:
         return rows
-    widths = [
-        block_widths(v, i, source) for v, i in zip(rows["block_widths"], rows["id"], strict=True)
-    ]
-    have = [k for k, w in enumerate(widths) if w]
-    if not have:
+    has = rows["block_widths"].map(_non_empty).to_numpy(bool)
+    if not has.any():
         return rows
-    fits = fit_quantized_linear_many([widths[k] for k in have])
-    index = rows.index[have]
+    stored = (
+        pd.to_numeric(rows["e_fit"], errors="coerce").to_numpy(float)
+        if "e_fit" in rows
+        else np.full(len(rows), np.nan)
+    )
+    todo = np.flatnonzero(has & ~np.isfinite(stored))
+    widths = [block_widths(rows["block_widths"].iat[k], rows["id"].iat[k], source) for k in todo]
+    keep = [k for k, w in zip(todo, widths, strict=True) if w]
+    if keep:
+        fits = fit_quantized_linear_many([w for w in widths if w])
+        stored[keep] = [f.e_fit for f in fits]
     rows = rows.copy()
-    for key in ("d", "w0", "wa", "wm", "e_fit"):
-        rows.loc[index, "e_fit" if key == "e_fit" else f"fit_{key}"] = [
-            getattr(f, key) for f in fits
-        ]
+    rows["e_fit"] = np.where(has, stored, np.nan)
     return rows
+
+
+def _non_empty(cell: object) -> bool:
+    if isinstance(cell, str):
+        return cell.strip() not in ("", "[]")
+    return isinstance(cell, list) and bool(cell)
+
+
+def _best_fit(rows: pd.DataFrame, error: str) -> QLinearFit | None:
+    """The full fit (w0, wa, wm) of the best model that has block widths."""
+    if "e_fit" not in rows or rows["e_fit"].isna().all():
+        return None
+    best = rows.loc[rows.dropna(subset=["e_fit"])[error].idxmin()]
+    widths = block_widths(best["block_widths"], best["id"])
+    return fit_quantized_linear_many([widths])[0] if widths else None
 
 
 def _best_curves(

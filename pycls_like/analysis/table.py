@@ -1,4 +1,4 @@
-"""Sweep tables: read a sweep directory or a CSV/JSON table, validate it, select analysable rows.
+"""Sweep tables: read a sweep directory or a table file, validate it, select analysable rows.
 
 DESIGN.md: analysis reads only the table (one row per run), so it works on partial sweeps and on
 tables imported from elsewhere. Complete and diverged runs are analysed (a diverged run is a result:
@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from pycls_like.analysis.formats import read_table
 from pycls_like.errors import ConfigError
 from pycls_like.results import ERROR_COLUMNS, TABLE_COLUMNS
+from pycls_like.rundir import FINISHED, METRICS_FILE
 
-USED_STATUSES = ("complete", "diverged")
+USED_STATUSES = FINISHED
 DIVERGED_ERROR = 100.0
 
 
@@ -53,7 +55,7 @@ class Population:
         """Per-epoch metrics of one run (runs/<id>/metrics.jsonl), or None when absent."""
         if self.runs_dir is None:
             return None
-        path = self.runs_dir / str(run_id) / "metrics.jsonl"
+        path = self.runs_dir / str(run_id) / METRICS_FILE
         if not path.is_file():
             return None
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -81,18 +83,27 @@ def load_population(source: "str | Path | pd.DataFrame", name: str | None = None
         display = name or (_sweep_name(sweep_dir) if sweep_dir else path.stem)
         runs = (sweep_dir or path.parent) / "runs"
         pop = Population(display, table, str(table_path), runs if runs.is_dir() else None)
-    require_columns(pop, ["id", "status"])
+    # Optional columns of tables from elsewhere: ids default to the row number, status to complete.
+    if "id" not in pop.table:
+        pop.table.insert(0, "id", [f"{i:04d}" for i in range(len(pop.table))])
+    if "status" not in pop.table:
+        pop.table.insert(1, "status", "complete")
     pop.table["id"] = pop.table["id"].astype(str)
     pop.table["status"] = pop.table["status"].astype(str).str.strip().str.lower()
     return pop
 
 
 def require_columns(pop: Population, columns: list[str]) -> None:
-    """ConfigError naming the table and the first missing column."""
-    for col in columns:
-        if col not in pop.table.columns:
-            have = ", ".join(map(str, pop.table.columns[:12]))
-            raise ConfigError(f"missing column {col!r} (columns: {have})", source=pop.source)
+    """ConfigError naming the table and every missing column at once."""
+    missing = [c for c in dict.fromkeys(columns) if c not in pop.table.columns]
+    if missing:
+        have = ", ".join(map(str, pop.table.columns[:12]))
+        more = ", ..." if len(pop.table.columns) > 12 else ""
+        names = ", ".join(repr(c) for c in missing)
+        raise ConfigError(
+            f"missing column{'s' if len(missing) > 1 else ''} {names} (columns: {have}{more})",
+            source=pop.source,
+        )
 
 
 def parameter_columns(table: pd.DataFrame) -> list[str]:
@@ -143,17 +154,7 @@ def _numeric(values: pd.Series, column: str, source: str) -> pd.Series:
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype={"id": str})  # ids like "0007" stay strings
-        if suffix in (".json", ".jsonl"):
-            return pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
-    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ConfigError(
-            f"unreadable table: {str(err).splitlines()[0]}", source=str(path)
-        ) from None
-    raise ConfigError("tables must be .csv, .json or .jsonl", source=str(path))
+    return read_table(path)  # every external format lives in analysis.formats
 
 
 def _sweep_name(sweep_dir: Path) -> str:

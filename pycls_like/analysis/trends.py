@@ -11,7 +11,17 @@ from scipy import stats
 
 from pycls_like.errors import ConfigError
 
-_CHUNK = 4_000_000  # bootstrap indices held at once
+# A good range resamples 25% of the models: below 40 runs a resample holds under 10 models and
+# its best is one of the same few runs every time, so the "range" only restates those runs.
+GOOD_RANGE_MIN_N = 40
+MODELS_PER_TREND_BIN = 10  # a binned median of fewer models zigzags with the noise
+
+
+def trend_bins(n: int) -> int:
+    """Bins for a binned-median trend line over n models: about 10 models per bin, 3 to 10 bins;
+    0 (no line) below 30 models."""
+    bins = min(10, n // MODELS_PER_TREND_BIN)
+    return bins if bins >= 3 else 0
 
 
 @dataclass(frozen=True)
@@ -62,18 +72,23 @@ def binned_median(
     return out.reset_index(drop=True)
 
 
-def _bootstrap_winners(
-    errors: np.ndarray, n_boot: int, fraction: float, rng: np.random.Generator
+def bootstrap_winners(
+    errors: np.ndarray,
+    n_boot: int = 10_000,
+    fraction: float = 0.25,
+    rng: np.random.Generator | int = 0,
 ) -> np.ndarray:
-    """Index of the best model in each of n_boot resamples of fraction*n models (with replacement)."""
-    n = errors.size
+    """Index of the best model in each of n_boot resamples of k = fraction*n models drawn with
+    replacement. Drawn in closed form, O(n_boot) instead of O(n_boot * k): the smallest of k
+    uniform ranks r satisfies P(min >= r) = (1 - r/n)^k, so min = floor(n * (1 - U^(1/k))).
+    Ties in error go to a uniformly chosen one of the tied models, as resampling would."""
+    e = np.asarray(errors, dtype=float)
+    rng = np.random.default_rng(rng)
+    n = e.size
     k = max(1, int(round(fraction * n)))
-    winners = np.empty(n_boot, dtype=int)
-    step = max(1, _CHUNK // k)
-    for start in range(0, n_boot, step):
-        idx = rng.integers(0, n, size=(min(step, n_boot - start), k))
-        winners[start : start + idx.shape[0]] = idx[np.arange(idx.shape[0]), errors[idx].argmin(1)]
-    return winners
+    rank = np.minimum(np.floor(n * (1 - rng.random(n_boot) ** (1 / k))).astype(int), n - 1)
+    order = np.lexsort((rng.random(n), e))  # sorted by error, ties in random order
+    return order[rank]
 
 
 def good_range(
@@ -83,15 +98,20 @@ def good_range(
     fraction: float = 0.25,
     percentiles: tuple[float, float, float] = (2.5, 50.0, 97.5),
     rng: np.random.Generator | int = 0,
+    winners: np.ndarray | None = None,
 ) -> GoodRange:
     """Empirical bootstrap of sec. 3.1: resample 25% of the models with replacement, keep the best
-    model's value, repeat 10^4 times; the percentiles give the range where the best models lie."""
+    model's value, repeat 10^4 times; the percentiles give the range where the best models lie.
+    `winners` (from `bootstrap_winners` on the same rows) shares one bootstrap across parameters."""
     v, e = np.asarray(values, dtype=float), np.asarray(errors, dtype=float)
+    if winners is not None and np.all(np.isfinite(v)) and np.all(np.isfinite(e)):
+        lo, mid, hi = np.percentile(v[winners], percentiles)
+        return GoodRange(float(lo), float(mid), float(hi), winners.size, fraction)
     keep = np.isfinite(v) & np.isfinite(e)
     if not keep.any():
         raise ConfigError("good range of an empty population")
     v, e = v[keep], e[keep]
-    winners = _bootstrap_winners(e, n_boot, fraction, np.random.default_rng(rng))
+    winners = bootstrap_winners(e, n_boot, fraction, rng)
     lo, mid, hi = np.percentile(v[winners], percentiles)
     return GoodRange(float(lo), float(mid), float(hi), n_boot, fraction)
 
@@ -102,13 +122,17 @@ def best_shares(
     n_boot: int = 10_000,
     fraction: float = 0.25,
     rng: np.random.Generator | int = 0,
+    winners: np.ndarray | None = None,
 ) -> dict[str, float]:
     """For a categorical parameter: how often each category holds the bootstrap's best model."""
     c = np.asarray(pd.Series(categories).astype(str))
     e = np.asarray(errors, dtype=float)
     if c.size == 0:
         raise ConfigError("best shares of an empty population")
-    winners = c[_bootstrap_winners(e, n_boot, fraction, np.random.default_rng(rng))]
+    if winners is None:
+        winners = bootstrap_winners(e, n_boot, fraction, rng)
+    n_boot = winners.size
+    winners = c[winners]
     names, counts = np.unique(winners, return_counts=True)
     return {
         str(k): float(v) / n_boot

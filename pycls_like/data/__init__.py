@@ -12,7 +12,9 @@ the loaders lazily.
 """
 
 import dataclasses
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pycls_like.errors import ConfigError
@@ -25,6 +27,18 @@ if TYPE_CHECKING:
 DATASETS = ("synthetic", "cifar10", "cifar100", "imagefolder")
 # Class counts known without reading data (image folders count their class directories).
 FIXED_NUM_CLASSES = {"synthetic": 10, "cifar10": 10, "cifar100": 100}
+FOLDER_LAYOUT = "expected ImageNet-style folders train/<class>/*.jpg and val/<class>/*.jpg"
+
+
+def folder_classes(path: str) -> list[str]:
+    """The classes of an image folder: the directories of ROOT/train, sorted (labels 0..n-1)."""
+    train_dir = Path(path).expanduser() / "train"
+    if not train_dir.is_dir():
+        raise ConfigError(f"{path}: {FOLDER_LAYOUT} (missing train/)", key="data.path")
+    classes = sorted(d.name for d in train_dir.iterdir() if d.is_dir())
+    if not classes:
+        raise ConfigError(f"{path}: {FOLDER_LAYOUT} (no class folders in train/)", key="data.path")
+    return classes
 
 
 @dataclass(frozen=True)
@@ -54,10 +68,18 @@ class DataConfig:
         if self.workers is not None and self.workers < 0:
             raise ConfigError(f"must be >= 0, got {self.workers}", key="workers")
 
-    @property
+    @functools.cached_property
     def num_classes(self) -> int | None:
-        """Class count when it is fixed by the dataset, else None (image folders)."""
-        return FIXED_NUM_CLASSES.get(self.dataset)
+        """The dataset's class count: fixed by its kind, or the class folders of an image folder.
+
+        None for an image folder that is not there (yet): a sweep may be set up on a machine
+        without the data; training reads the folder and counts then.
+        """
+        if self.dataset != "imagefolder":
+            return FIXED_NUM_CLASSES[self.dataset]
+        if not (Path(str(self.path)).expanduser() / "train").is_dir():
+            return None
+        return len(folder_classes(str(self.path)))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

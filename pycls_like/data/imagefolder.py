@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from pycls_like.data import DataConfig
+from pycls_like.data import FOLDER_LAYOUT, DataConfig, folder_classes
 from pycls_like.data.base import Batch, Normalizer
 from pycls_like.errors import ConfigError
 
@@ -108,13 +108,10 @@ class ImageFolderData:
         channels_last: bool = False,
     ) -> None:
         root = Path(cfg.path).expanduser()
-        expected = "expected ImageNet-style folders train/<class>/*.jpg and val/<class>/*.jpg"
         train_dir, val_dir = root / "train", root / "val"
-        for split_dir in (train_dir, val_dir):
-            if not split_dir.is_dir():
-                msg = f"{cfg.path}: {expected} (missing {split_dir.name}/)"
-                raise ConfigError(msg, key="data.path")
-        self.classes = sorted(d.name for d in train_dir.iterdir() if d.is_dir())
+        self.classes = folder_classes(cfg.path)
+        if not val_dir.is_dir():
+            raise ConfigError(f"{cfg.path}: {FOLDER_LAYOUT} (missing val/)", key="data.path")
         unknown = sorted(
             d.name for d in val_dir.iterdir() if d.is_dir() and d.name not in self.classes
         )
@@ -124,7 +121,7 @@ class ImageFolderData:
         self.train_samples = list_samples(train_dir, self.classes)
         self.test_samples = list_samples(val_dir, self.classes)
         if not self.train_samples or not self.test_samples:
-            raise ConfigError(f"{cfg.path}: {expected} (found no images)", key="data.path")
+            raise ConfigError(f"{cfg.path}: {FOLDER_LAYOUT} (found no images)", key="data.path")
         self.num_classes, self.image_size = len(self.classes), resolution
         self.n_train, self.n_test = len(self.train_samples), len(self.test_samples)
         self.augment = cfg.augment

@@ -1,21 +1,23 @@
 """Vectorized complexity of many AnyNet/RegNet candidates at once (numpy, no torch).
 
 The sampler scores thousands of candidates per chunk, so it cannot afford `complexity(spec)` on
-each. This module re-implements, over arrays of candidates, exactly the integer formulas of
-`complexity.py` (CONVENTIONS.md) and the RegNet / compatibility rules of `regnet.py`; the tests
-check equality with the scalar reference on thousands of specs of every shipped space.
+each. It runs the very layer lists of `pycls_like.layers` through `complexity.Tally` on arrays of
+candidates (a stage at a time: first block, then one later block times depth - 1), and the width
+rules of `pycls_like.regnet` on arrays; the tests check equality with the scalar path on
+thousands of specs of every shipped space. A block or stem kind not in the registries raises.
 
 Exactness notes: numpy's `np.round` rounds half to even like Python's `round`, and + - * / are
 IEEE-exact in both. Only `log` and `pow` may differ from libm by an ulp, which matters only when a
 value lies within rounding noise of a .5 tie; those few entries are recomputed with `math`.
 """
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from pycls_like.errors import ConfigError
+from pycls_like.complexity import Tally
+from pycls_like.layers import block_layers, get_block, get_stem, head_layers
+from pycls_like.regnet import bad_groups, compatible_width, groups_error, regnet_t, regnet_width
 
 _TIE_TOL = 1e-9  # far above ulp noise (~1e-15 relative), far below any real distance from a tie
 
@@ -60,21 +62,20 @@ def _near_half(x: np.ndarray) -> np.ndarray:
 def regnet_block_widths_batch(
     d: np.ndarray, w0: np.ndarray, wa: np.ndarray, wm: np.ndarray, q: int = 8
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-block widths (n, max d), the valid-block mask and max(s_j) + 1 (as `regnet.py`)."""
+    """Per-block widths (n, max d), the valid-block mask and max(s_j) + 1 (`regnet.py` rules)."""
     j = np.arange(int(d.max()))
     mask = j < d[:, None]
     w0f = w0.astype(np.float64)[:, None]
-    t = np.log((w0f + wa[:, None] * j) / w0f) / np.log(wm)[:, None]
+    t = regnet_t(w0f, wa[:, None], wm[:, None], j, log=np.log)
     s = np.round(t)
     for r, c in zip(*np.nonzero(_near_half(t) & mask), strict=True):
-        w0_r, wa_r, wm_r = int(w0[r]), float(wa[r]), float(wm[r])
-        s[r, c] = round(math.log((w0_r + wa_r * int(c)) / w0_r) / math.log(wm_r))
+        s[r, c] = round(regnet_t(int(w0[r]), float(wa[r]), float(wm[r]), int(c)))
     x = w0f * wm[:, None] ** s / q
-    widths = np.round(x)
+    widths = regnet_width(w0f, wm[:, None], s, q)
     for r, c in zip(*np.nonzero(_near_half(x) & mask), strict=True):
-        widths[r, c] = round(int(w0[r]) * float(wm[r]) ** int(s[r, c]) / q)
+        widths[r, c] = regnet_width(int(w0[r]), float(wm[r]), int(s[r, c]), q)
     max_s = np.where(mask, s, -1).max(axis=1).astype(np.int64) + 1
-    return widths.astype(np.int64) * q, mask, max_s
+    return widths.astype(np.int64), mask, max_s
 
 
 def stages_from_blocks(widths: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +103,7 @@ def _exponent_table(
     """
     n = len(d)
     w0f = w0.astype(np.float64)
-    t_max = np.log((w0f + wa * (d - 1)) / w0f) / np.log(wm)
+    t_max = regnet_t(w0f, wa, wm, d - 1, log=np.log)
     k_count = int(np.floor(t_max.max() + 0.5)) + 2  # one spare exponent for ulp noise
     pw = np.cumprod(np.broadcast_to(wm[:, None], (n, k_count)), axis=1) / wm[:, None]  # wm**k
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # wa ~ 0: j* = inf
@@ -114,10 +115,10 @@ def _exponent_table(
     tie = (near & (j_star < d[:, None] - 0.5)).any(axis=1)
     # widths of exponents no block reaches are never used; the cap keeps the cast defined
     x = np.minimum(w0f[:, None] * pw / q, 2.0**40)
-    ws = np.round(x)
+    ws = np.round(x).astype(np.int64) * q  # regnet_width, with the cap
     for r, c in zip(*np.nonzero(_near_half(x) & (ds > 0)), strict=True):
-        ws[r, c] = round(int(w0[r]) * float(wm[r]) ** int(c) / q)  # exact pow, as regnet.py
-    return ds, ws.astype(np.int64) * q, tie
+        ws[r, c] = regnet_width(int(w0[r]), float(wm[r]), int(c), q)  # exact pow
+    return ds, ws, tie
 
 
 def regnet_stages(
@@ -152,74 +153,18 @@ def regnet_stages(
 def adjust_compatibility(
     ws: np.ndarray, bs: np.ndarray, gs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`regnet.adjust_block_compatibility` elementwise: (adjusted widths, adjusted group widths)."""
-    v = np.maximum(1, np.trunc(ws * bs).astype(np.int64))
-    g = np.minimum(gs, v)
-    big_b = bs > 1
-    m = (
-        np.where(big_b, np.lcm(g, np.maximum(np.trunc(bs).astype(np.int64), 1)), g)
-        if big_b.any()
-        else g
-    )
-    v = np.maximum(m, np.round(v / m).astype(np.int64) * m)
-    return np.trunc(v / bs).astype(np.int64), g
+    """`regnet.compatible_width` elementwise: (adjusted widths, adjusted group widths)."""
+    w, g = compatible_width(ws, bs, gs)
+    return np.asarray(w, dtype=np.int64), np.asarray(g, dtype=np.int64)
 
 
 def _check_groups(w: np.ndarray, b: np.ndarray, g: np.ndarray, present: np.ndarray) -> None:
-    """The grouped 3x3 needs round(w*b) to be a positive multiple of g (as `plan._check_groups`).
-
-    The compatibility rule ensures it for whole b and b = 0.25, 0.5; b such as 1.5 can miss.
-    """
+    """`regnet.bad_groups` over every present stage; the first failure raises."""
     w, b, g = np.broadcast_arrays(w, b, g)
-    w_b = np.round(w * b).astype(np.int64)
-    rows, stages = np.nonzero(present & ((w_b < g) | (w_b % g != 0)))
+    rows, stages = np.nonzero(present & bad_groups(w, b, g))
     if len(rows):
         r, i = rows[0], stages[0]
-        msg = (
-            f"stage {i + 1}: bottleneck width round({w[r, i]}*{b[r, i]:g}) = {w_b[r, i]} is not a "
-            f"multiple of group width {g[r, i]} even after the compatibility rule; use "
-            "multipliers such as 0.25, 0.5, 1, 2, 4"
-        )
-        raise ConfigError(msg, key="bs")
-
-
-def _conv_out(h: np.ndarray, stride: np.ndarray | int) -> np.ndarray:
-    return (h - 1) // stride + 1
-
-
-def _block(kind: str, w_in, w_out, stride, h, b, g, se_ratio, *, first: bool, flops_only: bool):
-    """(flops, params, acts, h_out) of one block per candidate, as `complexity._count_block`.
-
-    `se_ratio` None means no SE anywhere; `first=False` (stride 1, w_in == w_out) has no projection.
-    """
-    h2 = _conv_out(h, stride) if first else h
-    hw1, hw2 = h * h, h2 * h2
-    p = a = 0
-    if kind == "res_bottleneck_block":
-        w_b = np.round(w_out * b).astype(np.int64)
-        groups = w_b // g
-        f = w_in * w_b * hw1 + 9 * w_b * w_b * hw2 // groups + w_b * w_out * hw2
-        if not flops_only:
-            p = w_in * w_b + 9 * w_b * w_b // groups + w_b * w_out + 4 * w_b + 2 * w_out
-            a = w_b * hw1 + w_b * hw2 + w_out * hw2
-        if se_ratio is not None:  # SE(w_b, round(w_in * se_ratio)): two biased 1x1 convs at 1x1
-            se = np.where(se_ratio > 0, np.round(w_in * se_ratio), 0).astype(np.int64)
-            se_cost = 2 * w_b * se + se + w_b * (se > 0)
-            f = f + se_cost
-            if not flops_only:
-                p, a = p + se_cost, a + (se + w_b) * (se > 0)
-    else:  # vanilla_block, res_basic_block: two conv3x3
-        f = 9 * w_in * w_out * hw2 + 9 * w_out * w_out * hw2
-        if not flops_only:
-            p = 9 * w_in * w_out + 9 * w_out * w_out + 4 * w_out
-            a = 2 * w_out * hw2
-    if first and kind != "vanilla_block":  # projection conv1x1 (stride s) + BN on a changed shape
-        proj = (w_in != w_out) | (stride != 1)
-        f = f + proj * (w_in * w_out * hw2)
-        if not flops_only:
-            p = p + proj * (w_in * w_out + 2 * w_out)
-            a = a + proj * (w_out * hw2)
-    return f, p, a, h2
+        raise groups_error(int(i) + 1, int(w[r, i]), float(b[r, i]), int(g[r, i]))
 
 
 def cnn_complexity_batch(
@@ -238,18 +183,10 @@ def cnn_complexity_batch(
 
     With `flops_only`, params and acts come back as zeros (a cheaper first pass for the band).
     """
-    h = resolution.astype(np.int64)
+    stem, kind = get_stem(stem_type), get_block(block_type)
+    t = Tally(resolution.astype(np.int64), flops_only=flops_only)
     stem_w = stem_w.astype(np.int64)
-    k = 7 if stem_type == "res_stem_in" else 3
-    h = h if stem_type == "res_stem_cifar" else _conv_out(h, 2)
-    flops, params, acts = (
-        k * k * 3 * stem_w * h * h,
-        k * k * 3 * stem_w + 2 * stem_w,
-        stem_w * h * h,
-    )
-    if stem_type == "res_stem_in":  # max pool 3x3 stride 2
-        h = _conv_out(h, 2)
-        acts = acts + stem_w * h * h
+    stem(t, 3, stem_w)
     # all stages at once, as (n, S) arrays; absent stages (ds == 0) get harmless values
     present = st.ds > 0
     everywhere = bool(present.all())
@@ -258,33 +195,30 @@ def cnn_complexity_batch(
     g = st.gs if st.gs.shape[1] else 1
     if not everywhere:
         w, s, b, g = (np.where(present, v, ok) for v, ok in ((w, 8), (s, 1), (b, 1.0), (g, 1)))
-    if block_type == "res_bottleneck_block":
+    if kind.bottleneck:
         _check_groups(w, b, g, present)
     # each stage's input size and width: those after the last present stage before it
     h_in, w_in = np.empty_like(d), np.empty_like(d)
-    w_cur = stem_w
+    h, w_cur = t.h, stem_w
     for i in range(d.shape[1]):
         h_in[:, i], w_in[:, i] = h, w_cur
-        h_next = _conv_out(h, s[:, i])
+        h_next = (h - 1) // s[:, i] + 1
         if everywhere:
             h, w_cur = h_next, w[:, i]
         else:
             h, w_cur = np.where(present[:, i], h_next, h), np.where(present[:, i], w[:, i], w_cur)
-    se = se_ratio.astype(np.float64)[:, None] if np.any(se_ratio) else None
-    first = _block(block_type, w_in, w, s, h_in, b, g, se, first=True, flops_only=flops_only)
-    rest = _block(block_type, w, w, 1, first[3], b, g, se, first=False, flops_only=flops_only)
+    se = se_ratio.astype(np.float64)[:, None] if kind.se else 0.0
+    first = Tally(h_in, flops_only=flops_only)
+    kind_args = (b, g, se, 3, False)
+    block_layers(first, kind, kind.args(w_in, w, s, *kind_args))
+    rest = Tally(first.h, flops_only=flops_only)
+    block_layers(rest, kind, kind.args(w, w, 1, *kind_args))
     mask = 1 if everywhere else present
-    flops = flops + (mask * (first[0] + (d - 1) * rest[0])).sum(axis=1)
+    t.flops = t.flops + (mask * (first.flops + (d - 1) * rest.flops)).sum(axis=1)
     if not flops_only:
-        params = params + (mask * (first[1] + (d - 1) * rest[1])).sum(axis=1)
-        acts = acts + (mask * (first[2] + (d - 1) * rest[2])).sum(axis=1)
-    # head: optional conv1x1 at the last stage's size, global pool, linear
-    w_in = w_cur
-    head_w = head_w.astype(np.int64)
-    has_head = head_w > 0
-    flops = flops + has_head * (w_in * head_w * h * h)
-    params = params + has_head * (w_in * head_w + 2 * head_w)
-    acts = acts + has_head * (head_w * h * h)
-    w_in = np.where(has_head, head_w, w_in)
-    c = num_classes.astype(np.int64)
-    return flops + w_in * c + c, params + w_in * c + c, acts + c
+        t.params = t.params + (mask * (first.params + (d - 1) * rest.params)).sum(axis=1)
+        t.acts = t.acts + (mask * (first.acts + (d - 1) * rest.acts)).sum(axis=1)
+    t.h = h
+    head_layers(t, w_cur, head_w.astype(np.int64), num_classes.astype(np.int64))
+    z = np.zeros(len(resolution), dtype=np.int64)
+    return z + t.flops, z + t.params, z + t.acts

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from pycls_like.cli import add_overrides
+from pycls_like.cli_options import add_overrides
 from pycls_like.errors import ConfigError
 
 

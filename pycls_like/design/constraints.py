@@ -14,8 +14,9 @@ import numpy as np
 
 from pycls_like.design.expr import Predicate, compile_predicate
 from pycls_like.errors import ConfigError
+from pycls_like.results import COMPLEXITY_COLUMNS
 
-METRICS = ("flops", "params", "acts")
+METRICS = COMPLEXITY_COLUMNS  # the figures a band can constrain
 _SUFFIX = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9, "T": 1e12}
 _QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKMGBT]?)\s*$")
 

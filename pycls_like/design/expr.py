@@ -8,7 +8,7 @@ name, list/tuple literals, and the functions in FUNCTIONS. Nothing else parses: 
 no other calls, no `**`, so a space file cannot run code or hang the sampler.
 
 Names: the spec's fields (`d`, `ws`, `resolution`, ...), the flat sampled parameters (`ws_0`),
-vit's `head_w`/`mlp_ratio`, `flops`/`params`/`acts`, and for CNN families the stages as built
+vit's `head_d`/`mlp_ratio`, `flops`/`params`/`acts`, and for CNN families the stages as built
 (`stage_ds stage_ws stage_ss stage_bs stage_gs num_stages`: RegNet expanded, widths adjusted).
 """
 

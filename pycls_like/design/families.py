@@ -4,13 +4,15 @@
   (or one shared draw). Scored vectorized (`batch.py`).
 - `regnet`: any RegNetSpec field (d, w0, wa, wm, g, b, se_ratio, ...). Scored vectorized.
 - `vit`: any ViTSpec field except the derived `d`-stem lists, plus two pseudo-parameters:
-  `head_w` (then d = heads * head_w, so heads always divide d) and `mlp_ratio` (mlp_d =
+  `head_d` (per-head width, then d = heads * head_d, so heads always divide d; `head_w` is its
+  deprecated name) and `mlp_ratio` (mlp_d =
   round(mlp_ratio * d)). A conv stem is the ViTC rule: log2(patch_size) conv3x3 stride-2 layers
   whose widths double up to d (ViTC-1GF: 24, 48, 96, 192 for d = 192). Scored one by one.
 """
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,9 @@ from pycls_like.design.batch import (
 )
 from pycls_like.design.constraints import Constraints
 from pycls_like.errors import ConfigError
+from pycls_like.layers import get_block
 from pycls_like.plan import adjust_anynet, regnet_to_anynet
+from pycls_like.regnet import regnet_t
 from pycls_like.specs import AnyNetSpec, ModelSpec, RegNetSpec, ViTSpec
 
 STAGE_VARS = ("stage_ds", "stage_ws", "stage_ss", "stage_bs", "stage_gs", "num_stages")
@@ -69,6 +73,19 @@ class Family:
     derived: tuple[str, ...] = ()  # spec fields computed from others, not sampleable
     pseudo: dict[str, str] = {}  # extra sampleable names -> kind
     exclusive: tuple[tuple[str, str], ...] = ()  # a field and the pseudo-parameter that sets it
+    always_compatible = False  # the compatibility rule applies whatever the block (RegNet)
+    aliases: dict[str, str] = {}  # deprecated parameter name -> its name now
+
+    def canonical_params(self, raw: dict[str, Any], source: str | None) -> dict[str, Any]:
+        """Space parameters with deprecated names renamed (a note on stderr), order kept."""
+        out = {}
+        for key, value in raw.items():
+            new = self.aliases.get(key)
+            if new is not None:
+                where = f"{source}: " if source else ""
+                print(f"warning: {where}params.{key} is deprecated; call it {new}", file=sys.stderr)
+            out[new or key] = value
+        return out
 
     def __init__(self) -> None:
         fields = dataclasses.fields(self.spec_cls)
@@ -140,7 +157,7 @@ class Family:
                 else np.arange(len(idx))
             )
             sub = st.rows(rows)
-            if block == "res_bottleneck_block":
+            if self.always_compatible or get_block(block, "params.block_type").bottleneck:
                 sub.ws, sub.gs = adjust_compatibility(sub.ws, sub.bs, sub.gs)
             try:
                 part = cnn_complexity_batch(
@@ -219,6 +236,7 @@ class AnyNetFamily(Family):
 class RegNetFamily(Family):
     name = "regnet"
     spec_cls = RegNetSpec
+    always_compatible = True  # pycls adjusts RegNet widths before it looks at the block type
 
     def stage_arrays(
         self, cols: dict[str, np.ndarray], n: int, all_rows: bool
@@ -255,7 +273,7 @@ class RegNetFamily(Family):
         if not cons.full_stages or cons.stages is None:
             return None
         d, w0 = self.column(cols, "d"), self.column(cols, "w0").astype(np.float64)
-        t = np.log((w0 + self.column(cols, "wa") * (d - 1)) / w0) / np.log(self.column(cols, "wm"))
+        t = regnet_t(w0, self.column(cols, "wa"), self.column(cols, "wm"), d - 1, log=np.log)
         ok = cons.stages.mask(np.round(t) + 1) | (np.abs(t - np.floor(t) - 0.5) < 1e-9)
         return np.flatnonzero(ok)
 
@@ -266,13 +284,16 @@ class ViTFamily(Family):
     cnn = False
     vectorized = False
     derived = ("stem_ws", "stem_ss")
-    pseudo = {"head_w": "int", "mlp_ratio": "float"}
-    exclusive = (("d", "head_w"), ("mlp_d", "mlp_ratio"))
+    pseudo = {"head_d": "int", "mlp_ratio": "float"}
+    exclusive = (("d", "head_d"), ("mlp_d", "mlp_ratio"))
+    aliases = {
+        "head_w": "head_d"
+    }  # head_w is the CNN head conv's width; this is per attention head
 
     def kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
         kw = super().kwargs(values)
-        if "head_w" in values:
-            kw["d"] = kw["heads"] * int(values["head_w"])
+        if "head_d" in values:
+            kw["d"] = kw["heads"] * int(values["head_d"])
         if "mlp_ratio" in values:
             kw["mlp_d"] = round(float(values["mlp_ratio"]) * kw["d"])
         if kw.get("stem_type") == "conv":

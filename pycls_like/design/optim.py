@@ -1,7 +1,7 @@
 """Optimizer hyperparameters as sampled parameters that combine with any model space.
 
 An `optim:` section (inline mapping, or the name/path of a small YAML such as
-`design_spaces/optim/sgd_adamw.yaml`) declares any of `lr, wd, optimizer, epochs, warmup_epochs`,
+`pycls_like/design_spaces/optim/sgd_adamw.yaml`) declares any of `lr, wd, optimizer, epochs, warmup_epochs`,
 each a sampler or a constant. `lr` and `wd` may also be a mapping from optimizer name to a sampler,
 because good ranges differ by optimizer (SGD lr ~0.1-1, AdamW ~1e-4-1e-2):
     lr: {sgd: {type: log_uniform, range: [0.05, 1.0]}, adamw: {type: log_uniform, range: [1e-4, 3e-3]}}
@@ -17,10 +17,10 @@ import numpy as np
 
 from pycls_like.design.registry import find_optim_file
 from pycls_like.design.samplers import Constant, Sampler, finite_values, parse_sampler
+from pycls_like.engine.config import OPTIMIZERS  # torch-free; the engine owns the list
 from pycls_like.errors import ConfigError
 from pycls_like.io import read_yaml
 
-OPTIMIZERS = ("sgd", "adamw")
 OPTIM_KEYS = ("optimizer", "lr", "wd", "epochs", "warmup_epochs")  # parse and draw order
 _KINDS = {"lr": "float", "wd": "float", "optimizer": "str", "epochs": "int", "warmup_epochs": "int"}
 
@@ -59,8 +59,7 @@ def _check(name: str, sampler: Sampler, key: str) -> None:
         raise ConfigError(f"must be a number, got {values}", key=key)
     if kind == "int" and not sampler.integral:
         raise ConfigError("must be an integer (int, choice of integers, or q: 1)", key=key)
-    low = min(values) if values else getattr(sampler, "lo", None)
-    low = 2**sampler.e_lo if low is None else low  # Power2
+    low = sampler.low
     ok = {"warmup_epochs": low >= 0, "epochs": low >= 1}.get(name, low > 0)
     if not ok:
         raise ConfigError(f"must be > 0 (epochs >= 1, warmup_epochs >= 0), got {low}", key=key)

@@ -8,7 +8,7 @@ quotas depend on the total). CHUNK is part of that contract: changing it changes
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from pycls_like.design.constraints import Stratifier
 from pycls_like.design.families import STAGE_VARS
 from pycls_like.errors import ConfigError
 from pycls_like.specs import ModelSpec, spec_to_dict
+
+if TYPE_CHECKING:  # space.py imports this module
+    from pycls_like.design.space import DesignSpace
 
 CHUNK = 16384
 # Without a budget a (nearly) empty space would loop for ever. 10,000 candidates per requested
@@ -46,7 +49,9 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Population:
+class Draw:
+    """What one draw from a space gave (named apart from `analysis.table.Population`, a table)."""
+
     samples: list[Sample]  # the requested slice [start, start + n)
     candidates: int  # candidates examined up to the last accepted one
     accepted: int  # start + n
@@ -56,7 +61,7 @@ class Population:
         return self.accepted / self.candidates if self.candidates else 0.0
 
 
-def _flat_plan(space: Any) -> list[tuple[str, str, int | None]]:
+def _flat_plan(space: "DesignSpace") -> list[tuple[str, str, int | None]]:
     """(flat name, column, stage index or None) for every sampled value."""
     plan = []
     for p in space.params:
@@ -66,7 +71,7 @@ def _flat_plan(space: Any) -> list[tuple[str, str, int | None]]:
     return plan
 
 
-def _build(space: Any, values: dict[str, Any]) -> ModelSpec:
+def _build(space: "DesignSpace", values: dict[str, Any]) -> ModelSpec:
     try:
         return space.family.build(values)
     except ConfigError as err:
@@ -74,7 +79,7 @@ def _build(space: Any, values: dict[str, Any]) -> ModelSpec:
         raise ConfigError(msg, key=f"params.{err.key}" if err.key else "params") from None
 
 
-def _survivors(space: Any, cols: dict[str, np.ndarray], n: int):
+def _survivors(space: "DesignSpace", cols: dict[str, np.ndarray], n: int):
     """Yield (offset, spec, (flops, params, acts), values) of candidates inside the bands, in order."""
     family, cons = space.family, space.constraints
     names = list(cols)
@@ -97,7 +102,7 @@ def _survivors(space: Any, cols: dict[str, np.ndarray], n: int):
 
 
 def _namespace(
-    space: Any, wanted: set[str], spec: ModelSpec, cx: dict, values: dict, flat: dict
+    space: "DesignSpace", wanted: set[str], spec: ModelSpec, cx: dict, values: dict, flat: dict
 ) -> dict:
     ns: dict[str, Any] = {}
     if wanted & set(STAGE_VARS):
@@ -115,7 +120,7 @@ def _namespace(
     return ns
 
 
-def _empty_error(space: Any, accepted: int, examined: int, need: int) -> ConfigError:
+def _empty_error(space: "DesignSpace", accepted: int, examined: int, need: int) -> ConfigError:
     rate = accepted / examined if examined else 0.0
     msg = (
         f"accepted {accepted} of {examined} candidates (acceptance rate {rate:.4%}) but {need} were "
@@ -126,7 +131,7 @@ def _empty_error(space: Any, accepted: int, examined: int, need: int) -> ConfigE
 
 
 def draw(
-    space: Any,
+    space: "DesignSpace",
     n: int,
     seed: int,
     *,
@@ -135,7 +140,7 @@ def draw(
     stratify: int | None = None,
     stratify_by: str = "flops",
     max_candidates: int | None = None,
-) -> Population:
+) -> Draw:
     """Accepted samples [start, start + n) of the population of `seed` (see module docstring)."""
     for name, value, low in (("n", n, 0), ("seed", seed, 0), ("start", start, 0)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -188,4 +193,4 @@ def draw(
             chunk += 1
     except ConfigError as err:
         raise err.located(source=err.source or space.source) from None
-    return Population(accepted[start:], last, len(accepted))
+    return Draw(accepted[start:], last, len(accepted))

@@ -1,8 +1,9 @@
-"""Where design spaces live: the shipped `design_spaces/` folder, found relative to the package.
+"""Where design spaces live: `pycls_like/design_spaces/`, package data beside this code.
 
-A space is named by a path or by its file name in `design_spaces/` (`regnetx`, case-insensitive);
-optimizer files likewise live in `design_spaces/optim/`. Light: no numpy, so `pycls-like spaces`
-starts fast.
+Shipping the YAML files inside the package makes them install with it (wheel, sdist, editable
+or the source tree alike). A space is named by a path or by its file name there (`regnetx`,
+case-insensitive); optimizer files likewise live in `design_spaces/optim/`. Light: no numpy, so
+`pycls-like spaces` starts fast.
 """
 
 import difflib
@@ -12,12 +13,20 @@ import pycls_like
 from pycls_like.errors import ConfigError
 from pycls_like.io import read_yaml
 
-SPACES_DIR = Path(pycls_like.__file__).resolve().parent.parent / "design_spaces"
+SPACES_DIR = Path(pycls_like.__file__).resolve().parent / "design_spaces"
 OPTIM_DIR = SPACES_DIR / "optim"
 
 
+def _shipped(folder: Path) -> list[Path]:
+    """The YAML files of a shipped folder; a missing folder is a broken install, said in one line."""
+    if not folder.is_dir():
+        msg = f"the shipped design spaces are missing ({folder}): reinstall pycls_like"
+        raise ConfigError(msg)
+    return sorted(folder.glob("*.yaml"))
+
+
 def _named(name: str, folder: Path, what: str) -> Path:
-    files = {p.stem.lower(): p for p in sorted(folder.glob("*.yaml"))}
+    files = {p.stem.lower(): p for p in _shipped(folder)}
     if name.lower() in files:
         return files[name.lower()]
     close = difflib.get_close_matches(name.lower(), list(files), n=1)
@@ -45,7 +54,7 @@ def find_optim_file(arg: str, base_dir: Path) -> Path:
 def list_spaces() -> list[tuple[str, str, str]]:
     """(name, family, description) of every shipped space, by name."""
     out = []
-    for path in sorted(SPACES_DIR.glob("*.yaml")):
+    for path in _shipped(SPACES_DIR):
         data = read_yaml(path)
         lines = str(data.get("description", "")).strip().splitlines() or [""]
         out.append((path.stem, str(data.get("family", "?")), lines[0]))

@@ -7,6 +7,7 @@ float that `float("24.3")` gives when the spec is read back.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -16,13 +17,16 @@ import numpy as np
 from pycls_like.coerce import yaml_number
 from pycls_like.errors import ConfigError
 
-SAMPLER_TYPES = ("uniform", "log_uniform", "int", "power2", "power2_or_log_uniform", "choice")
-
 
 class Sampler:
     """A distribution over one value; `draw(rng, shape)` returns an array of that shape."""
 
     integral: bool = False  # True when every value is an integer (may feed an int spec field)
+
+    @property
+    def low(self) -> Any:
+        """The smallest value it can draw (None for non-numbers): what range checks read."""
+        raise NotImplementedError
 
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         raise NotImplementedError
@@ -37,6 +41,10 @@ class Constant(Sampler):
     @property
     def integral(self) -> bool:  # type: ignore[override]
         return isinstance(self.value, int) and not isinstance(self.value, bool)
+
+    @property
+    def low(self) -> Any:
+        return _low(self.value if isinstance(self.value, tuple) else (self.value,))
 
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         if isinstance(self.value, tuple):  # per-stage list: shape is (n, stages)
@@ -86,6 +94,10 @@ class _Ranged(Sampler):
     def integral(self) -> bool:  # type: ignore[override]
         return self.grid is not None and self.grid.den == 1
 
+    @property
+    def low(self) -> float:
+        return self.lo
+
 
 @dataclass(frozen=True)
 class Uniform(_Ranged):
@@ -124,6 +136,10 @@ class Power2(Sampler):
     e_hi: int
     integral = True
 
+    @property
+    def low(self) -> int:
+        return 2**self.e_lo
+
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         return np.left_shift(1, rng.integers(self.e_lo, self.e_hi + 1, shape)).astype(np.int64)
 
@@ -140,6 +156,10 @@ class Power2OrLogUniform(Sampler):
     hi: int
     q: int
     integral = True
+
+    @property
+    def low(self) -> int:
+        return self.lo
 
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         top = math.log(self.hi + self.q)
@@ -160,12 +180,21 @@ class Choice(Sampler):
     def integral(self) -> bool:  # type: ignore[override]
         return all(isinstance(v, int) and not isinstance(v, bool) for v in self.values)
 
+    @property
+    def low(self) -> Any:
+        return _low(self.values)
+
     def draw(self, rng: np.random.Generator, shape: int | tuple[int, ...]) -> np.ndarray:
         table = np.array(self.values, dtype=object if self._mixed() else None)
         return table[rng.integers(0, len(self.values), shape)]
 
     def _mixed(self) -> bool:
         return any(isinstance(v, str | bool) for v in self.values)
+
+
+def _low(values: tuple[Any, ...]) -> Any:
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return min(numbers) if numbers and len(numbers) == len(values) else None
 
 
 def finite_values(sampler: Sampler) -> tuple[Any, ...]:
@@ -204,42 +233,71 @@ def _check_keys(data: dict[str, Any], allowed: set[str], key: str) -> None:
             raise ConfigError(f"unknown sampler option (known: {known})", key=f"{key}.{name}")
 
 
+def _parse_choice(value: dict[str, Any], key: str) -> Sampler:
+    _check_keys(value, {"type", "values"}, key)
+    values = value.get("values")
+    if not isinstance(values, list) or not values:
+        raise ConfigError("choice needs a non-empty `values` list", key=f"{key}.values")
+    return Choice(tuple(values))
+
+
+def _parse_power2(value: dict[str, Any], key: str) -> Sampler:
+    _check_keys(value, {"type", "range"}, key)
+    lo, hi = _range(value, key, positive=True)
+    return Power2(_power2_exponent(lo, key), _power2_exponent(hi, key))
+
+
+def _quantum(value: dict[str, Any], key: str) -> float | None:
+    _check_keys(value, {"type", "range", "q"}, key)
+    q = value.get("q")
+    return None if q is None else yaml_number(q, f"{key}.q")
+
+
+def _parse_power2_or_log_uniform(value: dict[str, Any], key: str) -> Sampler:
+    q = _quantum(value, key)
+    lo, hi = _range(value, key, positive=True)
+    if not isinstance(q, int) or q < 1:
+        raise ConfigError("power2_or_log_uniform needs an integer q >= 1", key=f"{key}.q")
+    if hi < q:
+        raise ConfigError(f"needs hi >= q={q}, got {hi}", key=f"{key}.range")
+    if lo < q:
+        _power2_exponent(lo, key)
+    _grid(max(lo, q), hi, q, key)  # hi (and lo when >= q) multiples of q
+    return Power2OrLogUniform(int(lo), int(hi), q)
+
+
+def _ranged(cls: type, positive: bool, default_q: int | None = None) -> Callable:
+    def parse(value: dict[str, Any], key: str) -> Sampler:
+        q = _quantum(value, key)
+        lo, hi = _range(value, key, positive=positive)
+        if default_q is not None:  # int: q defaults to 1 and must be an integer
+            q = default_q if q is None else q
+            if not isinstance(q, int):
+                raise ConfigError(f"int sampler needs an integer q, got {q}", key=f"{key}.q")
+        return cls(lo, hi, None if q is None else _grid(lo, hi, q, key))
+
+    return parse
+
+
+# type -> parser of its YAML mapping: a new sampler is one entry here.
+SAMPLERS: dict[str, Callable[[dict[str, Any], str], Sampler]] = {
+    "uniform": _ranged(Uniform, positive=False),
+    "log_uniform": _ranged(LogUniform, positive=True),
+    "int": _ranged(Uniform, positive=False, default_q=1),
+    "power2": _parse_power2,
+    "power2_or_log_uniform": _parse_power2_or_log_uniform,
+    "choice": _parse_choice,
+}
+SAMPLER_TYPES = tuple(SAMPLERS)
+
+
 def parse_sampler(value: Any, key: str) -> Sampler:
     """A sampler from its YAML form: a mapping with `type`, or a bare value for a constant."""
     if not isinstance(value, dict):
         return Constant(tuple(value) if isinstance(value, list) else value)
     kind = value.get("type")
-    if kind not in SAMPLER_TYPES:
+    if kind not in SAMPLERS:
         raise ConfigError(
-            f"unknown sampler type {kind!r} (known: {', '.join(SAMPLER_TYPES)})", key=f"{key}.type"
+            f"unknown sampler type {kind!r} (known: {', '.join(SAMPLERS)})", key=f"{key}.type"
         )
-    if kind == "choice":
-        _check_keys(value, {"type", "values"}, key)
-        values = value.get("values")
-        if not isinstance(values, list) or not values:
-            raise ConfigError("choice needs a non-empty `values` list", key=f"{key}.values")
-        return Choice(tuple(values))
-    if kind == "power2":
-        _check_keys(value, {"type", "range"}, key)
-        lo, hi = _range(value, key, positive=True)
-        return Power2(_power2_exponent(lo, key), _power2_exponent(hi, key))
-    _check_keys(value, {"type", "range", "q"}, key)
-    q = value.get("q")
-    q = None if q is None else yaml_number(q, f"{key}.q")
-    if kind == "power2_or_log_uniform":
-        lo, hi = _range(value, key, positive=True)
-        if not isinstance(q, int) or q < 1:
-            raise ConfigError("power2_or_log_uniform needs an integer q >= 1", key=f"{key}.q")
-        if hi < q:
-            raise ConfigError(f"needs hi >= q={q}, got {hi}", key=f"{key}.range")
-        if lo < q:
-            _power2_exponent(lo, key)
-        _grid(max(lo, q), hi, q, key)  # hi (and lo when >= q) multiples of q
-        return Power2OrLogUniform(int(lo), int(hi), q)
-    lo, hi = _range(value, key, positive=kind == "log_uniform")
-    if kind == "int":
-        q = 1 if q is None else q
-        if not isinstance(q, int):
-            raise ConfigError(f"int sampler needs an integer q, got {q}", key=f"{key}.q")
-    grid = None if q is None else _grid(lo, hi, q, key)
-    return LogUniform(lo, hi, grid) if kind == "log_uniform" else Uniform(lo, hi, grid)
+    return SAMPLERS[kind](value, key)

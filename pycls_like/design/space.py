@@ -37,7 +37,7 @@ import numpy as np
 from pycls_like.design.constraints import METRICS, Constraints, parse_constraints
 from pycls_like.design.families import STAGE_VARS, Family, get_family
 from pycls_like.design.optim import OptimParam, parse_optim
-from pycls_like.design.population import Population, Sample, draw
+from pycls_like.design.population import Draw, Sample, draw
 from pycls_like.design.registry import find_space
 from pycls_like.design.samplers import Constant, Sampler, finite_values, parse_sampler
 from pycls_like.errors import ConfigError
@@ -177,6 +177,7 @@ class DesignSpace:
         raw = data.get("params")
         if not isinstance(raw, dict) or not raw:
             raise ConfigError("needs a mapping of parameters", key="params")
+        raw = family.canonical_params(raw, source)
         params = tuple(_parse_param(k, v, family, stages, f"params.{k}") for k, v in raw.items())
         optim = parse_optim(data["optim"], base_dir) if data.get("optim") is not None else ()
         names_given = {p.name for p in params}
@@ -244,7 +245,7 @@ class DesignSpace:
             optim[o.name] = o.draw(rng, n, optim.get("optimizer"))
         return cols, optim
 
-    def draw(self, n: int, seed: int, **options: Any) -> Population:
+    def draw(self, n: int, seed: int, **options: Any) -> Draw:
         """Population plus how many candidates it took; options as `sample`."""
         return draw(self, n, seed, **options)
 

@@ -14,7 +14,16 @@ from pycls_like.cli import add_overrides
 
 
 def add_train(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG", help="run config YAML (native or pycls format)")
+    parser.usage = "%(prog)s CONFIG [KEY VALUE ...] --out DIR [options]"
+    parser.add_argument(
+        "config",
+        nargs="+",
+        metavar="CONFIG",
+        help="run config YAML (native or pycls format), then optional pycls-style overrides "
+        "(OPTIM.MAX_EPOCH 1), as `--set KEY=VALUE`",
+    )
+    # pycls users put the KEY VALUE pairs last, after the options: let them mix.
+    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign]
     parser.add_argument(
         "--out", required=True, metavar="DIR", help="run directory (resumed if it holds a run)"
     )
@@ -28,28 +37,45 @@ def add_train(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, metavar="N", help="CPU threads (default: cores available)"
     )
     parser.add_argument("--json", action="store_true", help="print result.json to stdout")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar or epoch lines, only the result"
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
     import logging
 
     from pycls_like.engine.config import load_run_config
-    from pycls_like.engine.trainer import train
+    from pycls_like.errors import ConfigError
+    from pycls_like.io import split_trailing_overrides
 
-    overrides = list(args.overrides)
+    config, trailing = split_trailing_overrides(args.config)
+    if len(config) != 1:
+        raise ConfigError(f"expected one CONFIG (then KEY VALUE pairs), got {' '.join(config)}")
+    overrides = [*args.overrides, *trailing]
     if args.device:
         overrides.append(f"device={args.device}")
     if args.threads is not None:
         overrides.append(f"threads={args.threads}")
-    cfg = load_run_config(args.config, overrides)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    cfg = load_run_config(config[0], overrides)
+    level = logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    # Say what is about to happen before torch loads (seconds on a busy machine).
+    from pycls_like.complexity import complexity
+
+    logging.getLogger("pycls_like.train").info(
+        "%s: training %s (%s, %.1f MF at %d px) on %s for %d epoch(s)",
+        args.out, config[0], cfg.model.family, complexity(cfg.model).flops / 1e6,
+        cfg.model.resolution, cfg.data.dataset, cfg.optim.epochs,
+    )  # fmt: skip
+    from pycls_like.engine.trainer import train
+
     try:
         result = train(cfg, args.out)
     except Exception as err:
-        from pycls_like.errors import ConfigError
-
         if isinstance(err, ConfigError):
-            raise
+            # Data and model errors surface while training: name the config they came from.
+            raise err.located(source=err.source or config[0]) from None
         print(
             f"pycls-like train: run failed: {type(err).__name__}: {err} "
             f"(traceback in {args.out}/error.txt)",

@@ -30,16 +30,16 @@ Native YAML schema (every key but `model` is optional; defaults shown)::
       batch_size: 128
       test_batch_size: 256
       label_smoothing: 0.0
-      precision: auto          # auto: bf16 autocast on CUDA, fp32 on CPU | bf16 | fp32
+      precision: auto          # auto: bf16 autocast on CUDA and bf16-capable CPUs, else fp32 | bf16 | fp32
       zero_init_final_gamma: false  # zero the last BN of each residual branch
     seed: 0                    # weight init, data order, augmentation
     device: auto               # auto | cpu | cuda
     threads: null              # CPU threads for torch (null: the cores this process may use)
 
 The model's `num_classes` follows the dataset (10 for synthetic and CIFAR-10, 100 for
-CIFAR-100); its `resolution` is the image size trained at. pycls-format files (upper-case
-sections) are converted by `pycls_run.py`. This module never imports torch: sweeps write and
-read run configs without training.
+CIFAR-100, the class folders of an image folder's train/); its `resolution` is the image size
+trained at. pycls-format files (upper-case sections) are converted by `pycls_run.py`. This
+module never imports torch: sweeps write and read run configs without training.
 """
 
 import dataclasses
@@ -51,7 +51,7 @@ from typing import Any
 from pycls_like.coerce import coerce
 from pycls_like.data import DataConfig
 from pycls_like.errors import ConfigError
-from pycls_like.io import apply_overrides, read_yaml, spec_from_data
+from pycls_like.io import apply_overrides, override_keys, read_yaml, spec_from_data
 from pycls_like.specs import ModelSpec, spec_to_dict
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -217,7 +217,7 @@ def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
     raw = apply_overrides(raw, overrides)
     upper = {k: v for k, v in raw.items() if isinstance(k, str) and k.isupper()}
     if upper:
-        native = pycls_to_native(upper, source)
+        native = pycls_to_native(upper, source, override_keys(overrides))
         for key, value in raw.items():
             if key in upper:
                 continue

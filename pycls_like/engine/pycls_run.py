@@ -10,12 +10,17 @@ Conversions: the half-period cosine with linear warmup is pycls's (evaluated per
 per epoch); `ref_batch_size` is `TRAIN.BATCH_SIZE` (pycls does not rescale lr);
 `TRAIN.MIXED_PRECISION` false means fp32, true bf16 autocast; `TRAIN.DATASET` imagenet is an
 image folder, empty means synthetic; `TEST.IM_SIZE` is the test resize for image folders.
+One split dataset serves both: an override of `TRAIN.DATASET` alone (`--set` or `KEY VALUE`)
+moves `TEST.DATASET` with it, with a warning (pycls would keep them apart, which here could
+only be an error); a file or overrides that set both keep both.
 pycls updates its EMA every `EMA_UPDATE_PERIOD` steps with
 `alpha = min(1, EMA_ALPHA * TRAIN.BATCH_SIZE / MAX_EPOCH * period)`; the native per-step decay
 with the same weight per period is `(1 - alpha) ** (1 / period)`.
 """
 
 import copy
+import sys
+from collections.abc import Collection
 from typing import Any
 
 from pycls_like.errors import ConfigError
@@ -53,8 +58,13 @@ def _get(cfg: dict[str, Any], key: str) -> Any:
     return cfg[section][name]
 
 
-def pycls_to_native(data: dict[str, Any], source: str | None = None) -> dict[str, Any]:
-    """Native run-config mapping from a pycls config (validated against pycls's keys)."""
+def pycls_to_native(
+    data: dict[str, Any], source: str | None = None, overridden: Collection[str] = ()
+) -> dict[str, Any]:
+    """Native run-config mapping from a pycls config (validated against pycls's keys).
+
+    `overridden` names the keys set on the command line (`TRAIN.DATASET`, ...).
+    """
     data = copy.deepcopy(data)
     data_path = (data.get("TRAIN") or {}).pop("DATA_PATH", None)
     cfg = pycls_merge(data, source)
@@ -76,9 +86,20 @@ def pycls_to_native(data: dict[str, Any], source: str | None = None) -> dict[str
     if dataset not in _DATASETS:
         raise fail("TRAIN.DATASET", f"must be one of {', '.join(sorted(_DATASETS)[1:])}")
     test_dataset = str(cfg["TEST"]["DATASET"]).lower()
+    if "TRAIN.DATASET" in overridden and "TEST.DATASET" not in overridden:
+        if test_dataset not in ("", dataset):
+            where = f"{source}: " if source else ""
+            print(
+                f"warning: {where}TEST.DATASET follows TRAIN.DATASET ({dataset!r}, "
+                f"was {test_dataset!r}); set TEST.DATASET too to choose it",
+                file=sys.stderr,
+            )
+        test_dataset = dataset
     if test_dataset and test_dataset != dataset:
         raise fail("TEST.DATASET", f"must equal TRAIN.DATASET ({dataset!r})")
     native_data: dict[str, Any] = {"dataset": _DATASETS[dataset], "path": data_path}
+    if native_data["dataset"] != "synthetic" and not data_path and "data.path" not in overridden:
+        raise fail("TRAIN.DATA_PATH", f"dataset {dataset!r} needs its directory (pycls_like's key)")
     if native_data["dataset"] == "imagefolder":
         native_data["test_resize"] = cfg["TEST"]["IM_SIZE"]
         native_data["workers"] = cfg["DATA_LOADER"]["NUM_WORKERS"]

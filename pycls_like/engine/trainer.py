@@ -36,6 +36,7 @@ from pycls_like.engine import checkpoint as ckpt
 from pycls_like.engine.config import RunConfig
 from pycls_like.engine.optim import EMA, build_optimizer, lr_at
 from pycls_like.errors import ConfigError
+from pycls_like.results import near_chance
 
 log = logging.getLogger("pycls_like.train")
 CHECK_EVERY = 50  # steps between host syncs (divergence check, progress bar loss)
@@ -51,18 +52,18 @@ def train(cfg: RunConfig, out_dir: str | Path, *, max_epochs: int | None = None)
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    finished = ckpt.read_json(out / ckpt.RESULT)
-    if finished and finished.get("status") in ("complete", "diverged"):
-        _check_same_run(finished.get("config"), cfg, out / ckpt.RESULT)
+    finished = ckpt.finished_result(out)
+    if finished is not None:
+        _check_same_run(finished.get("config"), cfg, out / ckpt.RESULT_FILE)
         return finished
     # The thread count and cuDNN autotuning are process-wide: restore them for the caller.
     threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
     try:
         return _run(cfg, out, max_epochs)
     except Exception as err:
-        (out / ckpt.ERROR).write_text(traceback.format_exc())
+        (out / ckpt.ERROR_FILE).write_text(traceback.format_exc())
         failed = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
-        ckpt.write_json(out / ckpt.RESULT, {**failed, "config": cfg.to_dict()})
+        ckpt.write_json(out / ckpt.RESULT_FILE, {**failed, "config": cfg.to_dict()})
         raise
     finally:
         torch.set_num_threads(threads)
@@ -87,6 +88,18 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("cuda requested but torch.cuda.is_available() is False", key="device")
     return torch.device("cuda" if name != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """bf16 autocast pays off on CUDA and on CPUs with bf16 instructions (AVX512-BF16, AMX);
+    elsewhere it is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def available_cores() -> int:
@@ -122,6 +135,7 @@ def train_epoch(
     device = next(model.parameters()).device
     totals = torch.zeros(3, device=device)
     seen = 0
+    start = shown = time.perf_counter()
     for step, (x, y) in enumerate(batches):
         # Learning rate of this step (warmup + cosine, scaled with the batch size).
         for group in optimizer.param_groups:
@@ -139,15 +153,21 @@ def train_epoch(
         # Bookkeeping stays on the device: no host sync per step.
         totals += batch_stats(logits.detach(), y, loss.detach())
         seen += len(y)
-        if bar is not None:
-            bar.update()
-        # Every CHECK_EVERY steps one sync catches divergence early and feeds the progress bar.
-        if (step + 1) % CHECK_EVERY == 0:
+        # Every CHECK_EVERY steps one sync catches divergence early; a shown progress bar
+        # also gets loss and images/s after the first step and then once a second (one host
+        # sync per second is negligible).
+        now = time.perf_counter()
+        show = bar is not None and not bar.disable and (step == 0 or now - shown >= 1.0)
+        if (step + 1) % CHECK_EVERY == 0 or show:
             mean_loss = totals[0].item() / seen
             if not math.isfinite(mean_loss):
                 return totals, seen, True
             if bar is not None:
-                bar.set_postfix(loss=f"{mean_loss:.3f}", refresh=False)
+                rate = seen / (time.perf_counter() - start)
+                bar.set_postfix(loss=f"{mean_loss:.3f}", img_s=f"{rate:.0f}", refresh=False)
+                shown = now
+        if bar is not None:
+            bar.update()
     return totals, seen, not math.isfinite(totals[0].item())
 
 
@@ -184,10 +204,15 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
     threads = cfg.threads or available_cores()
     torch.set_num_threads(threads)
     torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
-    bf16 = tcfg.precision == "bf16" or (tcfg.precision == "auto" and cuda)
+    bf16 = tcfg.precision == "bf16" or (tcfg.precision == "auto" and native_bf16(device))
 
-    # Data (channels_last on CUDA: the layout tensor cores want).
-    data = build_data(cfg.data, resolution=spec.resolution, device=device, channels_last=cuda)
+    log.info(
+        "%s: preparing %s data at %d px (%s, %d thread(s))",
+        out, cfg.data.dataset, spec.resolution, device.type, threads,
+    )  # fmt: skip
+    # Data and model in channels_last: what tensor cores and oneDNN's CPU convolutions want
+    # (measured here: +37% images/s in fp32 on CPU; with bf16 autocast x2.2 over fp32 NCHW).
+    data = build_data(cfg.data, resolution=spec.resolution, device=device, channels_last=True)
     if data.num_classes != spec.num_classes:
         msg = f"the data has {data.num_classes} classes but the model {spec.num_classes}"
         raise ConfigError(msg, key="model.num_classes")
@@ -195,11 +220,15 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
     if steps == 0:
         msg = f"{tcfg.batch_size} exceeds the {data.n_train} training images"
         raise ConfigError(msg, key="train.batch_size")
+    log.info(
+        "%s: %d train / %d test images, %d classes, %d steps of %d per epoch, %d epoch(s)",
+        out, data.n_train, data.n_test, data.num_classes, steps, tcfg.batch_size, optim.epochs,
+    )  # fmt: skip
 
     # Model, optimizer, EMA: the seed fixes the initial weights.
     torch.manual_seed(cfg.seed)
     model = build_model(spec, zero_init_final_gamma=tcfg.zero_init_final_gamma)
-    model = model.to(device, memory_format=torch.channels_last if cuda else torch.preserve_format)
+    model = model.to(device, memory_format=torch.channels_last)
     optimizer = build_optimizer(model, optim)
     ema = EMA(model, optim.ema) if optim.ema > 0 else None
 
@@ -207,7 +236,7 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
     history: list[dict[str, Any]] = []
     state = ckpt.load_checkpoint(out, device)
     if state is not None:
-        _check_same_run(state["config"], cfg, out / ckpt.CHECKPOINT)
+        _check_same_run(state["config"], cfg, out / ckpt.CHECKPOINT_FILE)
         history = _restore(state, model, optimizer, ema, device)
         log.info("%s: resuming after epoch %d", out, len(history))
     ckpt.rewrite_metrics(out, history)
@@ -221,8 +250,12 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
         lrs = [lr_at(optim, epoch + i / steps, bs) for i in range(steps)]
+        # A live bar (step, loss, images/s, ETA) on a terminal only: logs stay one line per epoch.
         bar = tqdm(
-            total=steps, desc=f"epoch {epoch + 1}/{optim.epochs}", disable=not sys.stderr.isatty()
+            total=steps,
+            desc=f"epoch {epoch + 1}/{optim.epochs}",
+            unit="step",
+            disable=not (sys.stderr.isatty() and log.isEnabledFor(logging.INFO)),
         )
         batches = data.train_batches(bs, epoch_seed(cfg.seed, epoch))
 
@@ -278,8 +311,8 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
     if not diverged and len(history) < optim.epochs:
         return {"status": "incomplete", "epochs": len(history)}
     result = _result(cfg, history, diverged, device, threads, bf16)
-    ckpt.write_json(out / ckpt.RESULT, result)
-    (out / ckpt.ERROR).unlink(missing_ok=True)
+    ckpt.write_json(out / ckpt.RESULT_FILE, result)
+    (out / ckpt.ERROR_FILE).unlink(missing_ok=True)
     return result
 
 
@@ -337,6 +370,7 @@ def _result(
     images = sum(h["images_per_s"] * h["train_time_s"] for h in history)
     return {
         "status": "diverged" if diverged else "complete",
+        "near_chance": near_chance(final["top1_err"], cfg.model.num_classes),
         "top1_err": final["top1_err"],
         "top5_err": final["top5_err"],
         "best_top1_err": 100.0 if diverged else min(h["top1_err"] for h in done),

@@ -7,7 +7,7 @@ so this one class builds them all.
 import torch
 from torch import nn
 
-from pycls_like.models.blocks import Head, Stem, init_cnn_weights, make_block
+from pycls_like.models.blocks import Block, Head, Stem, init_cnn_weights
 from pycls_like.plan import CNNPlan
 
 
@@ -17,14 +17,14 @@ class AnyNet(nn.Module):
     def __init__(self, plan: CNNPlan, *, zero_init_final_gamma: bool = False):
         super().__init__()
         act = plan.activation
-        self.stem = Stem(plan.stem, act)
+        self.stem = Stem(plan.stem, plan.stem_w, act)
         self.stages = nn.Sequential(
             *(
-                nn.Sequential(*(make_block(b, act, plan.drop_connect) for b in blocks))
-                for blocks in plan.stages
+                nn.Sequential(*(Block(st.block, a, act, plan.drop_connect) for a in st.blocks()))
+                for st in plan.stages
             )
         )
-        self.head = Head(plan.head, act)
+        self.head = Head(plan.w_last, plan.head_w, plan.num_classes, act, plan.dropout)
         init_cnn_weights(self, zero_init_final_gamma=zero_init_final_gamma)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,24 +1,17 @@
-"""CNN layer helpers and one module per plan item kind (stems, blocks, head), pycls style.
+"""CNN layer helpers and the modules of stems, blocks and heads, built from `pycls_like.layers`.
 
-Every module is built from a `StemPlan` / `BlockPlan` / `HeadPlan` and realizes exactly the layers
-`pycls_like.complexity` counts for it (CONVENTIONS.md), so measured and analytic counts agree.
+`Builder` is the torch sink of the layer lists that `pycls_like.complexity` counts, so the built
+modules are exactly what is counted (CONVENTIONS.md) and a new block kind needs no code here.
 Final BNs of residual branches carry `final_bn = True` so `init_cnn_weights` can zero their gamma.
 """
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
-from pycls_like.plan import BlockPlan, HeadPlan, StemPlan
-
-# (kernel, stride) of the conv per stem kind (CONVENTIONS.md, "stems"); res_stem_in adds a max pool.
-_STEM_CONV = {
-    "res_stem_cifar": (3, 1),
-    "res_stem_in": (7, 2),
-    "simple_stem_in": (3, 2),
-    "effnet_stem": (3, 2),
-}
+from pycls_like.layers import BLOCKS, STEMS, BlockArgs, head_layers
 
 
 def conv2d(
@@ -73,160 +66,114 @@ class SE(nn.Module):
         return x * self.f_ex(self.avg_pool(x))  # (n, c, h, w) * (n, c, 1, 1)
 
 
-class Stem(nn.Module):
-    """conv (+BN+act) of the plan's stem kind; res_stem_in adds a 3x3 stride-2 max pool."""
+class Builder:
+    """A layer sink (`layers.Sink`) that makes the modules, named as the layer list names them."""
 
-    def __init__(self, plan: StemPlan, act: str):
+    def __init__(self, act: str):
+        self.act_name, self.modules = act, {}
+        self.final: list[nn.BatchNorm2d] = []
+
+    def conv(
+        self, name: str, c_in: int, c_out: int, k: int, *, when: bool = True, **opts: Any
+    ) -> None:
+        if when:
+            self.modules[name] = conv2d(c_in, c_out, k, **opts)
+
+    def norm(self, name: str, c: int, *, final: bool = False, when: bool = True) -> None:
+        if when:
+            self.modules[name] = bn = norm2d(c)
+            if final:
+                self.final.append(bn)
+
+    def act(self, name: str, *, when: bool = True) -> None:
+        if when:
+            self.modules[name] = activation(self.act_name)
+
+    def se(self, name: str, c: int, c_se: int) -> None:
+        if c_se:
+            self.modules[name] = SE(c, c_se, self.act_name)
+
+    def max_pool(self, name: str, c: int, *, k: int, stride: int) -> None:
+        self.modules[name] = nn.MaxPool2d(k, stride=stride, padding=k // 2)
+
+    def pool(self, name: str) -> None:
+        self.modules[name] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+
+    def dropout(self, name: str, p: float) -> None:
+        if p > 0:
+            self.modules[name] = nn.Dropout(p)
+
+    def linear(self, name: str, c_in: int, c_out: int) -> None:
+        self.modules[name] = nn.Linear(c_in, c_out, bias=True)
+
+
+class Layers(nn.Module):
+    """Modules applied in the order a layer list emitted them (a stem, a block branch, a head)."""
+
+    def __init__(self, built: Builder):
         super().__init__()
-        if plan.kind not in _STEM_CONV:
-            raise ValueError(f"unknown stem kind {plan.kind!r}; expected one of {list(_STEM_CONV)}")
-        k, stride = _STEM_CONV[plan.kind]
-        self.conv = conv2d(plan.w_in, plan.w_out, k, stride=stride)
-        self.bn = norm2d(plan.w_out)
-        self.af = activation(act)
-        self.pool = nn.MaxPool2d(3, stride=2, padding=1) if plan.kind == "res_stem_in" else None
+        for name, module in built.modules.items():
+            self.add_module(name, module)
+        self.order = list(built.modules)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.af(self.bn(self.conv(x)))  # (n, 3, h, w) -> (n, w_s, h', w')
-        return self.pool(x) if self.pool is not None else x
+        for name in self.order:
+            x = getattr(self, name)(x)
+        return x
 
 
-class VanillaBlock(nn.Module):
-    """conv3x3 (stride) BN act, conv3x3 BN act; no skip."""
+class Stem(Layers):
+    """conv (+BN+act) of the stem kind; res_stem_in adds a 3x3 stride-2 max pool."""
 
-    def __init__(self, b: BlockPlan, act: str):
+    def __init__(self, stem: str, w_out: int, act: str):
+        built = Builder(act)
+        STEMS[stem](built, 3, w_out)
+        super().__init__(built)
+
+
+class Block(nn.Module):
+    """One block of any kind in `layers.BLOCKS`: its branch, its skip, its activation after the add.
+
+    Branch modules keep the layer names (a, a_bn, ...) so checkpoints keep their keys. The final BN
+    of the branch is tagged for zero-init only where a skip keeps the signal alive.
+    """
+
+    def __init__(self, kind: str, a: BlockArgs, act: str, drop_connect_ratio: float = 0.0):
         super().__init__()
-        self.a = conv2d(b.w_in, b.w_out, 3, stride=b.stride)
-        self.a_bn = norm2d(b.w_out)
-        self.a_af = activation(act)
-        self.b = conv2d(b.w_out, b.w_out, 3)
-        self.b_bn = norm2d(b.w_out)
-        self.b_af = activation(act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.a_af(self.a_bn(self.a(x)))  # (n, w_in, h, w) -> (n, w_out, h', w')
-        return self.b_af(self.b_bn(self.b(x)))
-
-
-class _Residual(nn.Module):
-    """Skip of the residual blocks (subclasses add `branch`): 1x1 proj + BN if the shape changes."""
-
-    def __init__(self, b: BlockPlan, act: str):
-        super().__init__()
-        self.proj = conv2d(b.w_in, b.w_out, 1, stride=b.stride) if b.has_proj else None
-        self.proj_bn = norm2d(b.w_out) if b.has_proj else None
-        self.af = activation(act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skip = self.proj_bn(self.proj(x)) if self.proj is not None else x
-        return self.af(skip + self.branch(x))  # (n, w_in, h, w) -> (n, w_out, h', w')
-
-
-class ResBasicBlock(_Residual):
-    """Residual block with a conv3x3 (stride) BN act, conv3x3 BN branch."""
-
-    def __init__(self, b: BlockPlan, act: str):
-        super().__init__(b, act)
-        self.a = conv2d(b.w_in, b.w_out, 3, stride=b.stride)
-        self.a_bn = norm2d(b.w_out)
-        self.a_af = activation(act)
-        self.b = conv2d(b.w_out, b.w_out, 3)
-        self.b_bn = final_norm2d(b.w_out)
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        return self.b_bn(self.b(self.a_af(self.a_bn(self.a(x)))))
-
-
-class ResBottleneckBlock(_Residual):
-    """X block (Y with SE): 1x1 reduce, grouped 3x3, optional SE, 1x1 expand; legacy stride_1x1."""
-
-    def __init__(self, b: BlockPlan, act: str):
-        super().__init__(b, act)
-        s1, s3 = (b.stride, 1) if b.stride_1x1 else (1, b.stride)
-        self.a = conv2d(b.w_in, b.w_b, 1, stride=s1)
-        self.a_bn = norm2d(b.w_b)
-        self.a_af = activation(act)
-        self.b = conv2d(b.w_b, b.w_b, 3, stride=s3, groups=b.groups)
-        self.b_bn = norm2d(b.w_b)
-        self.b_af = activation(act)
-        self.se = SE(b.w_b, b.w_se, act) if b.w_se else None
-        self.c = conv2d(b.w_b, b.w_out, 1)
-        self.c_bn = final_norm2d(b.w_out)
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.a_af(self.a_bn(self.a(x)))  # (n, w_in, h, w) -> (n, w_b, h, w)
-        x = self.b_af(self.b_bn(self.b(x)))  # -> (n, w_b, h', w')
-        if self.se is not None:
-            x = self.se(x)
-        return self.c_bn(self.c(x))  # -> (n, w_out, h', w')
-
-
-class MBConv(nn.Module):
-    """EfficientNet block: 1x1 expand (if e != 1), depthwise kxk, SE, 1x1 project, skip if same shape."""
-
-    def __init__(self, b: BlockPlan, act: str, drop_connect_ratio: float = 0.0):
-        super().__init__()
-        self.exp = conv2d(b.w_in, b.w_b, 1) if b.w_b != b.w_in else None
-        self.exp_bn = norm2d(b.w_b) if self.exp is not None else None
-        self.exp_af = activation(act) if self.exp is not None else None
-        self.dwise = conv2d(b.w_b, b.w_b, b.kernel, stride=b.stride, groups=b.w_b)
-        self.dwise_bn = norm2d(b.w_b)
-        self.dwise_af = activation(act)
-        self.se = SE(b.w_b, b.w_se, act) if b.w_se else None
-        self.lin_proj = conv2d(b.w_b, b.w_out, 1)
-        # Zeroing gamma only makes sense where a skip keeps the signal alive.
-        self.lin_proj_bn = final_norm2d(b.w_out) if b.has_skip else norm2d(b.w_out)
-        self.has_skip = b.has_skip
-        self.drop_connect_ratio = drop_connect_ratio
+        spec = BLOCKS[kind]
+        has_proj, self.identity = bool(spec.has_proj(a)), bool(spec.has_identity(a))
+        self.proj = conv2d(a.w_in, a.w_out, 1, stride=a.stride) if has_proj else None
+        self.proj_bn = norm2d(a.w_out) if has_proj else None
+        self.af = activation(act) if spec.post_act else None
+        built = Builder(act)
+        spec.layers(built, a)
+        for name, module in built.modules.items():
+            self.add_module(name, module)
+        self.order = list(built.modules)
+        for bn in built.final if has_proj or self.identity else ():
+            bn.final_bn = True
+        self.drop_connect_ratio = drop_connect_ratio if spec.drop_connect else 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = x
-        if self.exp is not None:
-            f = self.exp_af(self.exp_bn(self.exp(x)))  # (n, w_in, h, w) -> (n, w_b, h, w)
-        f = self.dwise_af(self.dwise_bn(self.dwise(f)))  # -> (n, w_b, h', w')
-        if self.se is not None:
-            f = self.se(f)
-        f = self.lin_proj_bn(self.lin_proj(f))  # -> (n, w_out, h', w')
-        if not self.has_skip:
-            return f
-        if self.training and self.drop_connect_ratio > 0:
-            f = drop_connect(f, self.drop_connect_ratio)
-        return x + f
+        for name in self.order:  # (n, w_in, h, w) -> (n, w_out, h', w')
+            f = getattr(self, name)(f)
+        if self.proj is not None:
+            f = f + self.proj_bn(self.proj(x))
+        elif self.identity:
+            if self.training and self.drop_connect_ratio > 0:
+                f = drop_connect(f, self.drop_connect_ratio)
+            f = f + x
+        return self.af(f) if self.af is not None else f
 
 
-def make_block(b: BlockPlan, act: str, drop_connect_ratio: float = 0.0) -> nn.Module:
-    """The module for one `BlockPlan` (drop connect applies to MBConv skips only, as in pycls)."""
-    if b.kind == "vanilla_block":
-        return VanillaBlock(b, act)
-    if b.kind == "res_basic_block":
-        return ResBasicBlock(b, act)
-    if b.kind == "res_bottleneck_block":
-        return ResBottleneckBlock(b, act)
-    if b.kind == "mbconv":
-        return MBConv(b, act, drop_connect_ratio)
-    raise ValueError(f"unknown block kind {b.kind!r}")
-
-
-class Head(nn.Module):
+class Head(Layers):
     """Optional conv1x1 + BN + act to head_w, global average pool, dropout, linear with bias."""
 
-    def __init__(self, plan: HeadPlan, act: str):
-        super().__init__()
-        w_in = plan.w_in
-        self.conv = conv2d(w_in, plan.head_w, 1) if plan.head_w else None
-        self.conv_bn = norm2d(plan.head_w) if plan.head_w else None
-        self.conv_af = activation(act) if plan.head_w else None
-        self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(plan.dropout) if plan.dropout > 0 else None
-        self.fc = nn.Linear(plan.head_w or w_in, plan.num_classes, bias=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.conv is not None:
-            x = self.conv_af(self.conv_bn(self.conv(x)))  # (n, c, h, w) -> (n, head_w, h, w)
-        x = self.avg_pool(x).flatten(1)  # -> (n, c); flatten, not view: channels_last safe
-        if self.dropout is not None:
-            x = self.dropout(x)
-        return self.fc(x)  # -> (n, num_classes)
+    def __init__(self, w_in: int, head_w: int, num_classes: int, act: str, dropout: float = 0.0):
+        built = Builder(act)
+        head_layers(built, w_in, head_w, num_classes, dropout)
+        super().__init__(built)
 
 
 def init_cnn_weights(model: nn.Module, *, zero_init_final_gamma: bool = False) -> None:

@@ -23,17 +23,17 @@ from pycls_like.plan import ViTPlan
 
 
 class ConvStem(nn.Module):
-    """conv3x3 (no bias) + BN + ReLU per width/stride, then a biased conv1x1 to width d."""
+    """conv3x3 (no bias) + BN + ReLU per width/stride, then a biased k x k conv (stride s) to d."""
 
-    def __init__(self, ws: tuple[int, ...], ss: tuple[int, ...], d: int):
+    def __init__(self, ws: tuple[int, ...], ss: tuple[int, ...], d: int, k: int = 1, s: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
         w_in = 3
-        for w, s in zip(ws, ss, strict=True):
-            layers += [conv2d(w_in, w, 3, stride=s), norm2d(w), activation("relu")]
+        for w, stride in zip(ws, ss, strict=True):
+            layers += [conv2d(w_in, w, 3, stride=stride), norm2d(w), activation("relu")]
             w_in = w
         self.layers = nn.Sequential(*layers)
-        self.last = conv2d(w_in, d, 1, bias=True)
+        self.last = conv2d(w_in, d, k, stride=s, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.last(self.layers(x))  # (n, 3, r, r) -> (n, d, r/p, r/p)
@@ -77,9 +77,9 @@ class ViT(nn.Module):
 
     def __init__(self, plan: ViTPlan):
         super().__init__()
-        d, p = plan.d, plan.patch_size
-        if plan.stem_ws:
-            self.stem: nn.Module = ConvStem(plan.stem_ws, plan.stem_ss, d)
+        d, p = plan.hidden_d, plan.patch_size
+        if plan.conv_stem:
+            self.stem: nn.Module = ConvStem(plan.stem_ws, plan.stem_ss, d, plan.stem_k, plan.stem_s)
         else:
             self.stem = nn.Conv2d(3, d, p, stride=p, bias=True)  # patchify: no padding
         self.class_token = nn.Parameter(torch.zeros(1, 1, d)) if plan.class_token else None

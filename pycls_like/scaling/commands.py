@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from pycls_like.cli import add_overrides
-from pycls_like.commands import _record, _si
+from pycls_like.commands import complexity_record, si
 from pycls_like.errors import ConfigError
 from pycls_like.io import load_spec
 from pycls_like.scaling.scaler import scale
@@ -92,7 +92,7 @@ def _arrow(before: object, after: object) -> str:
 
 
 def _human(args: argparse.Namespace, spec: ModelSpec, scaled: ModelSpec) -> str:
-    before, after = _record(args.spec, spec), _record(args.spec, scaled)
+    before, after = complexity_record(args.spec, spec), complexity_record(args.spec, scaled)
     f = scaling_factors(args.strategy, args.factor)
     lines = [
         f"{args.spec} ({spec.family}) scaled by {args.strategy} x{args.factor:g} -> {scaled.family}:"
@@ -101,7 +101,7 @@ def _human(args: argparse.Namespace, spec: ModelSpec, scaled: ModelSpec) -> str:
     ]
     for key in ("flops", "params", "acts"):
         b, a = before[key], after[key]
-        lines.append(f"  {key:<12}{_si(b):>12}{_si(a):>12}{a / b:>8.2f}x")
+        lines.append(f"  {key:<12}{si(b):>12}{si(a):>12}{a / b:>8.2f}x")
     r0, r1 = spec.resolution, scaled.resolution
     lines.append(f"  {'resolution':<12}{r0:>12}{r1:>12}{r1 / r0:>8.2f}x")
     changes = [
@@ -139,7 +139,7 @@ def run_scale(args: argparse.Namespace) -> int:
         except OSError as err:
             raise ConfigError(f"cannot write file ({err.strerror})", source=args.output) from None
     if args.json:
-        record = _record(args.spec, scaled)
+        record = complexity_record(args.spec, scaled)
         out = {
             "spec": args.spec,
             "strategy": args.strategy,

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-CLAIM_FILE = "claim.json"
+from pycls_like.rundir import CLAIM_FILE
+
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0  # 10 missed heartbeats: a busy NFS server may delay a few
 BREAK_LOCK_STALE_S = 60.0  # a breaker holds its lock for milliseconds; 60 s means it died

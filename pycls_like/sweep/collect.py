@@ -9,15 +9,22 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from pycls_like.analysis.qlinear import e_fit_column, widths_before_adjustment
 from pycls_like.fileio import write_atomic
 from pycls_like.results import COMPLEXITY_COLUMNS, RUN_COLUMNS, TABLE_COLUMNS
 from pycls_like.sweep.rundir import (
+    CONFIG_FILE,
     SAMPLE_FILE,
     read_json,
     read_result,
     run_dirs,
     status_of,
 )
+
+try:  # the C loader when PyYAML has it: config.yaml is read once per run
+    from yaml import CSafeLoader as _YAML_LOADER
+except ImportError:
+    from yaml import SafeLoader as _YAML_LOADER
 
 
 class CollectWarning(UserWarning):
@@ -42,8 +49,23 @@ def run_row(run_dir: Path) -> tuple[dict[str, Any], list[str]]:
         row[key] = (result or {}).get(key, complexity.get(key))
     for key in RUN_COLUMNS:
         row[key] = (result or {}).get(key)
-    row["block_widths"] = json.dumps(sample.get("block_widths", []))
+    # A RegNet's widths before the group-width adjustment: the ones its (w0, wa, wm) generate.
+    widths = sample.get("block_widths", [])
+    if widths:
+        widths = widths_before_adjustment(_model_section(run_dir)) or widths
+    row["block_widths"] = json.dumps(widths)
     return row, problems
+
+
+def _model_section(run_dir: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.load((run_dir / CONFIG_FILE).read_text(), Loader=_YAML_LOADER)
+    except (OSError, yaml.YAMLError):
+        return {}
+    model = data.get("model") if isinstance(data, dict) else None
+    return model if isinstance(model, dict) else {}
 
 
 def collect_rows(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -62,7 +84,7 @@ def columns(rows: list[dict[str, Any]]) -> list[str]:
     sampled: dict[str, None] = {}
     for row in rows:
         sampled.update({k: None for k in row if k not in TABLE_COLUMNS})
-    return ["id", "status", *sampled, *COMPLEXITY_COLUMNS, *RUN_COLUMNS, "block_widths"]
+    return ["id", "status", *sampled, *COMPLEXITY_COLUMNS, *RUN_COLUMNS, "block_widths", "e_fit"]
 
 
 def collect(sweep_dir: str | Path, write: bool = True) -> Any:
@@ -73,6 +95,7 @@ def collect(sweep_dir: str | Path, write: bool = True) -> Any:
     rows = collect_rows(sweep_dir)
     table = pd.DataFrame(rows, columns=columns(rows))
     table["id"] = table["id"].astype(str)  # "0007" must not become 7 in readers that sniff types
+    table["e_fit"] = e_fit_column(table["block_widths"])  # analysis need not refit
     for col in (
         *COMPLEXITY_COLUMNS,
         "epochs",

@@ -12,7 +12,7 @@ Only the standard library is imported here; the sweep modules load when a comman
 import argparse
 import sys
 
-from pycls_like.cli import add_overrides
+from pycls_like.cli_options import add_overrides
 
 ACTIONS = ("setup", "launch", "collect", "status")
 

@@ -14,26 +14,32 @@ Schema (native format; every key but `name`, `space` and `n` is optional)::
       data: {dataset: synthetic, ...}
       optim: {lr: 0.1, ...}
     launcher:                  # where runs execute; only placement differs between types
-      type: local              # local | ray | slurm
+      type: local              # local | ray | slurm (`sweep/launchers.py` registry)
       workers: null            # parallel runs; default: one per GPU slot, or 1 on CPU
       threads_per_worker: null # torch threads per run; default: cores // workers
       gpus_per_run: null       # default: 1 if CUDA is visible, else 0 (CPU)
       runs_per_gpu: 1          # >1 packs several small runs on one GPU
       retries: 1               # extra attempts for a run that raises, per launch
       max_concurrent: null     # cap on runs in flight (ray tasks, slurm array parallelism)
-      address: null            # ray: cluster address (else $RAY_ADDRESS, else a local Ray)
-      partition: null          # slurm partition
-      time: 60                 # slurm time limit per run, minutes
-      mem_gb: null             # slurm memory per run
-      cluster: slurm           # submitit cluster: slurm, or local/debug to try without Slurm
-      wait: true               # slurm: follow the jobs to the end (false: submit and return)
-      slurm: {}                # extra sbatch parameters passed to submitit (e.g. {qos: high})
+      ray:                     # read by the ray launcher only
+        address: null          # cluster address (else $RAY_ADDRESS, else a local Ray)
+      slurm:                   # read by the slurm launcher only
+        partition: null        # slurm partition
+        time: 60               # time limit per run, minutes
+        mem_gb: null           # memory per run
+        cluster: slurm         # submitit cluster: slurm, or local/debug to try without Slurm
+        wait: true             # follow the jobs to the end (false: submit and return)
+        sbatch: {}             # extra sbatch parameters passed to submitit (e.g. {qos: high})
+
+The flat launcher keys of earlier versions (`address`, `partition`, `time`, `mem_gb`, `cluster`,
+`wait`, and `slurm: {qos: high}` for sbatch extras) still load, with a note on stderr.
 
 pycls sweep configs (upper-case keys: NAME, SETUP.SAMPLERS, ...) are converted by `pycls_sweep`.
 """
 
 import dataclasses
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,16 +48,34 @@ from typing import Any
 
 from pycls_like.errors import ConfigError
 from pycls_like.io import apply_overrides, read_yaml
+from pycls_like.sweep.launchers import check_available, get_launcher
 
-LAUNCHERS = {"local": None, "ray": "ray", "slurm": "submitit"}  # type -> optional package
-EXTRAS = {"ray": "ray", "slurm": "slurm"}  # type -> setup.cfg extra
 # Keys that define the population: changing any of them on an existing sweep dir is refused.
 POPULATION_KEYS = ("space", "seed", "constraints", "base")
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """The ray launcher's section (see the module docstring)."""
+
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """The slurm launcher's section (see the module docstring)."""
+
+    partition: str | None = None
+    time: int = 60
+    mem_gb: float | None = None
+    cluster: str = "slurm"
+    wait: bool = True
+    sbatch: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LauncherConfig:
-    """Placement of runs; see the module docstring for the meaning and defaults of each key."""
+    """Placement of runs: what every launcher reads, then one section per launcher."""
 
     type: str = "local"
     workers: int | None = None
@@ -60,13 +84,15 @@ class LauncherConfig:
     runs_per_gpu: int = 1
     retries: int = 1
     max_concurrent: int | None = None
-    address: str | None = None
-    partition: str | None = None
-    time: int = 60
-    mem_gb: float | None = None
-    cluster: str = "slurm"
-    wait: bool = True
-    slurm: dict[str, Any] = field(default_factory=dict)
+    ray: RayConfig = field(default_factory=RayConfig)
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+
+
+# Deprecated flat launcher keys -> their section.
+_FLAT_KEYS = {
+    "address": "ray",
+    **dict.fromkeys(("partition", "time", "mem_gb", "cluster", "wait"), "slurm"),
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +125,7 @@ def _kinds(cls: type, key: str) -> tuple[tuple[type, ...], bool]:
     """(accepted types, None allowed) from a field's annotation (a nested config is a mapping)."""
     hint = typing.get_type_hints(cls)[key]
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    kinds = tuple(dict if a is LauncherConfig else typing.get_origin(a) or a for a in args)
+    kinds = tuple(dict if dataclasses.is_dataclass(a) else typing.get_origin(a) or a for a in args)
     return tuple(k for k in kinds if k is not type(None)), type(None) in kinds
 
 
@@ -128,19 +154,44 @@ def _at_least(value: int | None, low: int, key: str, source: str | None) -> None
         raise ConfigError(f"must be >= {low}, got {value}", key=key, source=source)
 
 
+def _sections(data: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """Move deprecated flat keys into their launcher's section (a note on stderr)."""
+    data = dict(data)
+    slurm = data.get("slurm")
+    known = {f.name for f in dataclasses.fields(SlurmConfig)}
+    if isinstance(slurm, dict) and slurm and not set(slurm) <= known:  # old form: sbatch extras
+        _deprecated(source, "launcher.slurm: {...}", "launcher.slurm.sbatch")
+        data["slurm"] = {"sbatch": slurm}
+    for key, section in _FLAT_KEYS.items():
+        if key in data:
+            _deprecated(source, f"launcher.{key}", f"launcher.{section}.{key}")
+            data[section] = {**(data.get(section) or {}), key: data.pop(key)}
+    return data
+
+
+def _deprecated(source: str | None, old: str, new: str) -> None:
+    where = f"{source}: " if source else ""
+    print(f"warning: {where}{old} is deprecated; write {new}", file=sys.stderr)
+
+
 def _launcher(data: dict[str, Any], source: str | None) -> LauncherConfig:
+    data = _sections(data, source)
     _check_fields(data, LauncherConfig, source, "launcher.")
-    launcher = LauncherConfig(**data)
-    if launcher.type not in LAUNCHERS:
-        msg = f"unknown launcher {launcher.type!r} (one of {', '.join(LAUNCHERS)})"
-        raise ConfigError(msg, key="launcher.type", source=source)
-    for key in ("workers", "threads_per_worker", "runs_per_gpu", "max_concurrent", "time"):
+    sections = {}
+    for name, cls in (("ray", RayConfig), ("slurm", SlurmConfig)):
+        values = dict(data.get(name) or {})
+        _check_fields(values, cls, source, f"launcher.{name}.")
+        sections[name] = cls(**values)
+    launcher = LauncherConfig(**{**data, **sections})
+    get_launcher(launcher.type, source)
+    for key in ("workers", "threads_per_worker", "runs_per_gpu", "max_concurrent"):
         _at_least(getattr(launcher, key), 1, f"launcher.{key}", source)
     for key in ("gpus_per_run", "retries"):
         _at_least(getattr(launcher, key), 0, f"launcher.{key}", source)
-    if launcher.cluster not in ("slurm", "local", "debug"):
-        msg = f"must be slurm, local or debug, got {launcher.cluster!r}"
-        raise ConfigError(msg, key="launcher.cluster", source=source)
+    _at_least(launcher.slurm.time, 1, "launcher.slurm.time", source)
+    if launcher.slurm.cluster not in ("slurm", "local", "debug"):
+        msg = f"must be slurm, local or debug, got {launcher.slurm.cluster!r}"
+        raise ConfigError(msg, key="launcher.slurm.cluster", source=source)
     return launcher
 
 
@@ -205,12 +256,4 @@ def _space_path(space: str, base: Path) -> Path | None:
 
 def check_launcher_available(launcher: LauncherConfig) -> None:
     """Optional extras: asking for a launcher whose package is missing is a config error."""
-    package = LAUNCHERS[launcher.type]
-    if package is None:
-        return
-    try:
-        __import__(package)
-    except ImportError:
-        extra = EXTRAS[launcher.type]
-        msg = f"launcher {launcher.type} needs `pip install pycls_like[{extra}]`"
-        raise ConfigError(msg, key="launcher.type") from None
+    check_available(launcher.type)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pycls_like.errors import ConfigError
 from pycls_like.sweep.config import SweepConfig, check_launcher_available
+from pycls_like.sweep.launchers import get_launcher
 from pycls_like.sweep.progress import Monitor
 from pycls_like.sweep.rundir import is_finished, run_dirs
 
@@ -67,19 +68,7 @@ def launch(config: SweepConfig, quiet: bool = False) -> LaunchSummary:
 def _dispatch(
     config: SweepConfig, sweep_dir: Path, launch_id: str, monitor: Monitor, todo: list[Path]
 ) -> None:
-    launcher = config.launcher
-    if launcher.type == "local":
-        from pycls_like.sweep.launch_local import launch_local
-
-        launch_local(sweep_dir, launcher, launch_id, monitor)
-    elif launcher.type == "ray":
-        from pycls_like.sweep.launch_ray import launch_ray
-
-        launch_ray(sweep_dir, launcher, launch_id, monitor, todo)
-    else:
-        from pycls_like.sweep.launch_slurm import launch_slurm
-
-        launch_slurm(sweep_dir, launcher, launch_id, monitor, todo, config.name)
+    get_launcher(config.launcher.type).start(config, sweep_dir, launch_id, monitor, todo)
 
 
 def format_summary(summary: LaunchSummary) -> str:

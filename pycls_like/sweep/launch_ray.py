@@ -1,6 +1,6 @@
 """Ray launcher: each run is a Ray task with its resource request (num_cpus, num_gpus).
 
-Tasks go to a running cluster (`launcher.address`, else $RAY_ADDRESS) or to a Ray started here
+Tasks go to a running cluster (`launcher.ray.address`, else $RAY_ADDRESS) or to a Ray started here
 for this launch. A task runs `worker.execute_run`, so claims, retries and failure records are the
 same as with the local launcher; Ray's own task retries are off (max_retries=0) for that reason.
 On a multi-node cluster the sweep directory must be on a file system every node sees.
@@ -25,7 +25,7 @@ def _connect(launcher: LauncherConfig) -> bool:
 
     if ray.is_initialized():
         return False
-    address = launcher.address or os.environ.get("RAY_ADDRESS")
+    address = launcher.ray.address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         return False

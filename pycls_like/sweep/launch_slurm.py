@@ -25,18 +25,18 @@ def executor_parameters(launcher: LauncherConfig, name: str, n_runs: int) -> dic
     threads = launcher.threads_per_worker or max(1, 8 * gpus)  # pycls: ~8 loader cpus per GPU
     params: dict[str, Any] = {
         "name": name,
-        "timeout_min": launcher.time,
+        "timeout_min": launcher.slurm.time,
         "nodes": 1,
         "tasks_per_node": 1,
         "cpus_per_task": threads,
         "gpus_per_node": gpus,
         "slurm_array_parallelism": launcher.max_concurrent or n_runs,
     }
-    if launcher.partition:
-        params["slurm_partition"] = launcher.partition
-    if launcher.mem_gb:
-        params["mem_gb"] = launcher.mem_gb
-    params.update({f"slurm_{k}": v for k, v in launcher.slurm.items()})
+    if launcher.slurm.partition:
+        params["slurm_partition"] = launcher.slurm.partition
+    if launcher.slurm.mem_gb:
+        params["mem_gb"] = launcher.slurm.mem_gb
+    params.update({f"slurm_{k}": v for k, v in launcher.slurm.sbatch.items()})
     return params
 
 
@@ -44,7 +44,7 @@ def make_executor(sweep_dir: Path, launcher: LauncherConfig, name: str, n_runs: 
     """A submitit AutoExecutor writing its scripts and logs under SWEEP_DIR/slurm/."""
     import submitit
 
-    executor = submitit.AutoExecutor(folder=sweep_dir / "slurm", cluster=launcher.cluster)
+    executor = submitit.AutoExecutor(folder=sweep_dir / "slurm", cluster=launcher.slurm.cluster)
     executor.update_parameters(**executor_parameters(launcher, name, n_runs))
     return executor
 
@@ -68,7 +68,7 @@ def launch_slurm(
     )
     array_id = str(jobs[0].job_id).split("_")[0]
     monitor.say(f"slurm launcher: submitted {n} run(s) as array {array_id}")
-    if not launcher.wait:
+    if not launcher.slurm.wait:
         return
     pending = dict(zip(jobs, todo, strict=True))
     try:

@@ -214,23 +214,23 @@ def _launcher(launch: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "MODE" in launch:
         out["type"] = launch["MODE"]
-    simple = {
-        "PARTITION": "partition",
-        "PARALLEL_JOBS": "max_concurrent",
-        "TIME_LIMIT": "time",
-        "MAX_RETRY": "retries",
-    }
+    simple = {"PARALLEL_JOBS": "max_concurrent", "MAX_RETRY": "retries"}
     out.update({native: launch[k] for k, native in simple.items() if k in launch})
+    slurm = {
+        n: launch[k] for k, n in (("PARTITION", "partition"), ("TIME_LIMIT", "time")) if k in launch
+    }
     if gpus is not None:
         out["gpus_per_run"] = gpus
     per_gpu = max(gpus or 1, 1)
     if "CPUS_PER_GPU" in launch:
         out["threads_per_worker"] = launch["CPUS_PER_GPU"] * per_gpu
     if "MEM_PER_GPU" in launch:
-        out["mem_gb"] = launch["MEM_PER_GPU"] * per_gpu
+        slurm["mem_gb"] = launch["MEM_PER_GPU"] * per_gpu
     extra = {"constraint": launch.get("GPU_TYPE"), "comment": launch.get("COMMENT")}
     if any(extra.values()):
-        out["slurm"] = {k: v for k, v in extra.items() if v}
+        slurm["sbatch"] = {k: v for k, v in extra.items() if v}
+    if slurm:
+        out["slurm"] = slurm
     return out
 
 

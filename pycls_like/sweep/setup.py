@@ -11,7 +11,7 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,9 +20,14 @@ from pycls_like.errors import ConfigError
 from pycls_like.fileio import write_atomic
 from pycls_like.io import read_yaml
 from pycls_like.plan import block_widths
-from pycls_like.specs import spec_to_dict
+from pycls_like.specs import ModelSpec, spec_to_dict
 from pycls_like.sweep.config import POPULATION_KEYS, SweepConfig, sweep_from_dict
 from pycls_like.sweep.rundir import CONFIG_FILE, SAMPLE_FILE, run_dirs, run_id
+
+if TYPE_CHECKING:  # imported lazily at run time (torch, numpy)
+    from pycls_like.design.population import Sample
+    from pycls_like.design.space import DesignSpace
+    from pycls_like.engine.config import RunConfig
 
 SWEEP_FILE = "sweep.yaml"
 
@@ -62,18 +67,35 @@ def resolve_space(config: SweepConfig) -> tuple[dict[str, Any], str, Path]:
     return data, source, base_dir
 
 
-def build_space(config: SweepConfig, resolved: tuple[dict[str, Any], str, Path]) -> Any:
-    """The design space with the sweep's constraints merged over the space's own."""
+def data_num_classes(base: dict[str, Any], source: str | None = None) -> int | None:
+    """The class count of the dataset the base trains on (None: an image folder not there yet)."""
+    from pycls_like.engine.config import run_config_from_dict
+
+    if "model" in base:  # run_config names this error with its key
+        return None
+    try:  # only the data section matters; any model fills the slot
+        return run_config_from_dict({**base, "model": "RegNetX-200MF"}).data.num_classes
+    except ConfigError as err:
+        raise err.located(source=source, prefix="base") from None
+
+
+def build_space(config: SweepConfig, resolved: tuple[dict[str, Any], str, Path]) -> "DesignSpace":
+    """The design space with the sweep's constraints merged over the space's own, and the
+    dataset's class count fixed before any constraint is checked (the model that trains is the
+    model that was checked and is recorded)."""
     from pycls_like.design.space import DesignSpace
 
     data, source, base_dir = resolved
     data = copy.deepcopy(data)
     if config.constraints:
         data["constraints"] = {**(data.get("constraints") or {}), **config.constraints}
+    classes = data_num_classes(config.base, config.source)
+    if classes is not None and isinstance(data.get("params"), dict):
+        data["params"]["num_classes"] = classes
     return DesignSpace.from_dict(data, source, base_dir)
 
 
-def run_config(base: dict[str, Any], sample: Any, source: str | None = None) -> Any:
+def run_config(base: dict[str, Any], sample: "Sample", source: str | None = None) -> "RunConfig":
     """Engine RunConfig: base + sampled model + sampled optimizer settings (sampled values win)."""
     from pycls_like.engine.config import run_config_from_dict
 
@@ -90,14 +112,16 @@ def run_config(base: dict[str, Any], sample: Any, source: str | None = None) -> 
         raise err.located(source=source, prefix="base") from None
 
 
-def _sample_record(rid: str, sample: Any, model: Any) -> dict[str, Any]:
-    """What collect needs without the engine; complexity of the model as trained (num_classes
-    follows the dataset), which is what the engine reports too."""
+def _sample_record(rid: str, sample: "Sample", model: ModelSpec) -> dict[str, Any]:
+    """What collect needs without the engine: the complexity the sampler computed and checked,
+    which is that of the model as trained (`build_space` fixed the dataset's class count)."""
     return {
         "id": rid,
         "index": sample.index,
         "params": {k: _plain(v) for k, v in sample.params.items()},
-        "complexity": complexity(model).as_dict(),
+        "complexity": sample.complexity.as_dict()
+        if model == sample.spec
+        else complexity(model).as_dict(),
         "block_widths": block_widths(model),
     }
 

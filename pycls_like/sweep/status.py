@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pycls_like.sweep.rundir import last_error_line, read_result, run_dirs, status_of
+from pycls_like.sweep.rundir import FINISHED, last_error_line, read_result, run_dirs, status_of
 
 LABELS = {
     "complete": "done",
@@ -28,6 +28,7 @@ class SweepStatus:
     mean_train_time_s: float | None
     workers: int
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run id, last error line)
+    near_chance: list[str] = field(default_factory=list)  # complete runs that learned ~nothing
 
     @property
     def total(self) -> int:
@@ -57,20 +58,22 @@ def sweep_status(sweep_dir: str | Path) -> SweepStatus:
     """Count runs by status from the run directories."""
     sweep_dir = Path(sweep_dir)
     counts = dict.fromkeys(LABELS, 0)
-    times, failed = [], []
+    times, failed, near = [], [], []
     for run_dir in run_dirs(sweep_dir):
         result, problem = read_result(run_dir)
         status = status_of(run_dir, result, problem)
         counts[status] += 1
-        if status in ("complete", "diverged") and result.get("train_time_s") is not None:
+        if status in FINISHED and result.get("train_time_s") is not None:
             times.append(float(result["train_time_s"]))
+        if status == "complete" and result.get("near_chance"):
+            near.append(run_dir.name)
         if status == "failed":
             why = problem or (result or {}).get("error") or last_error_line(run_dir) or "unknown"
             failed.append((run_dir.name, why))
     mean = sum(times) / len(times) if times else None
     # The runs in flight right now are the best estimate of parallelism while a launch is on.
     workers = max(counts["running"], _configured_workers(sweep_dir), 1)
-    return SweepStatus(str(sweep_dir), counts, mean, workers, failed)
+    return SweepStatus(str(sweep_dir), counts, mean, workers, failed, near)
 
 
 def _duration(seconds: float) -> str:
@@ -96,6 +99,11 @@ def format_status(status: SweepStatus) -> str:
         lines.append("ETA unknown until a run finishes")
     for run, error in status.failed:
         lines.append(f"failed {run}: {error}")
+    if status.near_chance:
+        lines.append(
+            f"near chance ({len(status.near_chance)} complete runs within 2 points of guessing: "
+            f"check the recipe): {', '.join(status.near_chance)}"
+        )
     return "\n".join(lines)
 
 
@@ -110,5 +118,6 @@ def status_json(status: SweepStatus) -> str:
             "workers": status.workers,
             "eta_s": status.eta_s,
             "failed_runs": dict(status.failed),
+            "near_chance_runs": status.near_chance,
         }
     )

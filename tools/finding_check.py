@@ -1,0 +1,133 @@
+"""Does architecture matter on the embedded task at the demo's budget? Prints the issue's figures.
+
+Trains `--n` models of `cifar_resnet` spread over a flop band at least 10x wide (stratified over
+log flops) with the default demo's recipe (pycls_like.demo.FULL: data, epochs, optimizer), one
+thread per run, `--workers` runs at a time, then retrains the first `--n-seed` of them with a
+second training seed. Prints Spearman(flops, error), the Pearson correlation of the two seeds'
+errors, the median error (chance: 90%) and the runs near chance.
+
+    python tools/finding_check.py [--n 20] [--n-seed 12] [--flops 5M:70M] [--workers 2]
+"""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+from scipy import stats
+
+from pycls_like.demo import FULL, QUICK, DemoSettings
+from pycls_like.design import load_space
+from pycls_like.specs import spec_to_dict
+
+SAMPLE_SEED = 10  # not a demo seed (the demo's verdict is checked on seeds 0-4)
+TRAIN_SEEDS = (10, 11)
+
+
+def run_config(spec: dict, settings: DemoSettings, seed: int) -> dict:
+    """The demo's base run config (pycls_like.demo.sweep_mapping) for one model."""
+    return {
+        "model": spec,
+        "data": {"dataset": "synthetic", "n_train": settings.n_train, "n_test": settings.n_test},
+        "optim": {
+            "optimizer": settings.optimizer,
+            "lr": settings.lr,
+            "ref_batch_size": settings.batch_size,
+            "wd": settings.wd,
+            "epochs": settings.epochs,
+            "warmup_epochs": settings.warmup_epochs,
+        },
+        "train": {"batch_size": settings.batch_size},
+        "seed": seed,
+        "device": "cpu",
+        "threads": 1,
+    }
+
+
+def train_one(job: tuple[int, int, dict]) -> dict:
+    from pycls_like.engine.config import run_config_from_dict
+    from pycls_like.engine.trainer import train
+
+    index, seed, config = job
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        result = train(run_config_from_dict(config), out)
+    return {
+        "index": index,
+        "seed": seed,
+        "flops": result["flops"],
+        "top1_err": result["top1_err"],
+        "near_chance": result["near_chance"],
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="cifar_resnet")
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--n-seed", type=int, default=12)
+    parser.add_argument("--flops", default="5M:70M")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quick", action="store_true", help="the --quick demo's budget")
+    parser.add_argument("--json", help="also write every run's figures to this file")
+    args = parser.parse_args()
+    settings = QUICK if args.quick else FULL
+    space = load_space(args.space, bands={"flops": args.flops})
+    # Equal counts per log-flop bin; the lowest bin is a sliver of the space: a large budget.
+    samples = space.sample(args.n, SAMPLE_SEED, stratify=5, max_candidates=50_000_000)
+    jobs = [
+        (i, seed, run_config(spec_to_dict(s.spec), settings, seed))
+        for seed, count in ((TRAIN_SEEDS[0], args.n), (TRAIN_SEEDS[1], args.n_seed))
+        for i, s in enumerate(samples[:count])
+    ]
+    print(
+        f"{args.space}: {args.n} models at {args.flops} flops (+{args.n_seed} retrained), "
+        f"{settings.epochs} epochs x {settings.n_train} images, {settings.optimizer} lr "
+        f"{settings.lr}, {args.workers} workers x 1 thread",
+        flush=True,
+    )
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers) as pool:
+        runs = list(pool.map(train_one, jobs))
+    wall = time.perf_counter() - start
+    first = [r for r in runs if r["seed"] == TRAIN_SEEDS[0]]
+    second = {r["index"]: r["top1_err"] for r in runs if r["seed"] == TRAIN_SEEDS[1]}
+    flops = np.array([r["flops"] for r in first])
+    errs = np.array([r["top1_err"] for r in first])
+    print(f"{'model':>5s} {'MF':>6s} {'err seed A':>10s} {'err seed B':>10s}")
+    for r in sorted(first, key=lambda r: r["flops"]):
+        other = second.get(r["index"])
+        print(
+            f"{r['index']:5d} {r['flops'] / 1e6:6.1f} {r['top1_err']:10.2f} "
+            f"{'' if other is None else f'{other:10.2f}'}"
+        )
+    rho, p_rho = stats.spearmanr(flops, errs)
+    paired = [
+        (e, second[r["index"]]) for r, e in zip(first, errs, strict=True) if r["index"] in second
+    ]
+    a, b = np.array(paired).T
+    r_seed, _ = stats.pearsonr(a, b)
+    print(
+        f"flop range {flops.min() / 1e6:.1f}-{flops.max() / 1e6:.1f} MF "
+        f"({flops.max() / flops.min():.1f}x); Spearman(flops, error) = {rho:.3f} (p = {p_rho:.2g})"
+    )
+    print(
+        f"two training seeds over {len(a)} architectures: Pearson r = {r_seed:.3f}, "
+        f"mean |difference| {np.mean(np.abs(a - b)):.2f} points, max {np.max(np.abs(a - b)):.2f}"
+    )
+    near = sum(r["near_chance"] for r in runs)
+    print(
+        f"median error {np.median(errs):.1f}% (chance 90%); near chance: {near} of {len(runs)} runs; "
+        f"wall {wall:.0f} s for {len(runs)} runs"
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(runs, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
