@@ -11,7 +11,6 @@ import importlib
 import sys
 from dataclasses import dataclass
 
-from pycls_like.cli_options import add_overrides  # noqa: F401  (kept importable from here)
 from pycls_like.errors import ConfigError
 
 

@@ -124,3 +124,21 @@ def test_fit_regnet_sweep_without_widths(tmp_path, cli):
     frame.to_csv(sweep / "results.csv", index=False)
     code, _, err = cli("fit-regnet", str(sweep))
     assert code == 2 and "missing column 'block_widths'" in err
+
+
+def test_analyze_reports_good_sources_and_one_line_per_bad_one(tmp_path, capsys):
+    """Many inputs: the good ones are analysed, each bad one is one stderr line, exit 2."""
+    import pandas as pd
+
+    from pycls_like.cli import main
+
+    rows = {"top1_err": [10.0, 20.0, 30.0], "flops": [1e6, 2e6, 3e6]}
+    for name in ("a", "b"):
+        pd.DataFrame(rows).to_csv(tmp_path / f"{name}.csv", index=False)
+    (tmp_path / "bad.csv").write_bytes(b"\xff\xfe not a table")
+    out = tmp_path / "r.html"
+    args = ["analyze", str(tmp_path / "a.csv"), str(tmp_path / "bad.csv"), str(tmp_path / "b.csv")]
+    assert main([*args, "-o", str(out), "--boot", "20"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.csv" in err[0] and err[0].startswith("pycls-like analyze: error:")
+    assert out.is_file()

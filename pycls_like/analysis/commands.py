@@ -6,9 +6,10 @@ so `pycls-like --help` and argument errors stay instant.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from pycls_like.cli import add_overrides
+from pycls_like.cli_options import add_overrides
 
 
 def add_analyze(parser: argparse.ArgumentParser) -> None:
@@ -65,8 +66,11 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise ConfigError(f"--permutations must be >= 0, got {args.permutations}")
     out = Path(args.output)
     out_json = Path(args.json) if args.json else out.with_name("report.json")
+    good, bad = readable_sources(args.sources, args.error)
+    if not good:
+        raise ConfigError("no readable population among the sources: nothing to analyze")
     summary = write_report(
-        args.sources,
+        good,
         out,
         out_json,
         error=args.error,
@@ -96,7 +100,25 @@ def run_analyze(args: argparse.Namespace) -> int:
     for note in summary["notes"]:
         print(f"note: {note}")
     print(f"wrote {out} and {out_json}")
-    return 0
+    return 2 if bad else 0
+
+
+def readable_sources(sources: list[str], error: str) -> tuple[list[str], int]:
+    """The sources that load, in order; each one that does not is one stderr line (the report
+    covers the rest, and the command exits 2), as `complexity` does with many SPECs."""
+    from pycls_like.analysis.table import load_population
+    from pycls_like.errors import ConfigError
+
+    good, bad = [], 0
+    for source in sources:
+        try:
+            load_population(source).rows(error)
+        except ConfigError as err:
+            print(f"pycls-like analyze: error: {err}", file=sys.stderr, flush=True)
+            bad += 1
+        else:
+            good.append(source)
+    return good, bad
 
 
 def add_fit_regnet(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from pycls_like.cli import add_overrides
+from pycls_like.cli_options import add_overrides
 
 
 def add_train(parser: argparse.ArgumentParser) -> None:

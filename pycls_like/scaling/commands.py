@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from pycls_like.cli import add_overrides
+from pycls_like.cli_options import add_overrides
 from pycls_like.commands import complexity_record, si
 from pycls_like.errors import ConfigError
 from pycls_like.io import load_spec
