@@ -68,7 +68,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     out_json = Path(args.json) if args.json else out.with_name("report.json")
     good, bad = readable_sources(args.sources, args.error)
     if not good:
-        raise ConfigError("no readable population among the sources: nothing to analyze")
+        return 2  # every source already has its error line
     summary = write_report(
         good,
         out,

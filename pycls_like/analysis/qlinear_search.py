@@ -83,7 +83,8 @@ def search(seqs: list[np.ndarray], wm_range: tuple[float, float]) -> list[tuple[
         evaluate(seq_r[ok], w0_r[ok], l_r[ok])
         step /= REFINE_SUB
     return [
-        (int(w0), float(a * w0), float(math.exp(L)))
+        # exp(log(wm)) may round past the domain's ends (10.000000000000002): clamp to them.
+        (int(w0), float(a * w0), min(max(math.exp(L), wm_range[0]), wm_range[1]))
         for w0, a, L in zip(best.w0, best.a, best.L, strict=True)
     ]
 
