@@ -30,7 +30,8 @@ class DemoSettings:
     epochs: int
     # SGD + Nesterov, peak lr 0.1 at batch 64 after half an epoch of warmup, cosine to 0: at
     # batch 128 the same images gave half the steps and a seed-dependent breakthrough (errors of
-    # one architecture 8-17% over two seeds); AdamW (lr 4e-3, wd 0.05) learned 3x slower.
+    # one architecture 8.7% and 16.7% over two seeds); AdamW (lr 4e-3, wd 0.05) ended at 19-25%
+    # where SGD reached 7-8% on the same model.
     batch_size: int = 64
     optimizer: str = "sgd"
     lr: float = 0.1
@@ -43,7 +44,8 @@ class DemoSettings:
 # (5-15 MF: ~37% such models, too few for 16 per space to tell the spaces apart; with 6k
 # images instead of 10k, deep ResNets stalled too). ~35 s per model on one core: the demo fits
 # 10 minutes on 2 cores. Zero-init of residual gammas was tried and dropped: it pulled the best
-# ResNets from ~2% to ~12% error at this budget. 12 models: 14 took 10 minutes.
+# ResNets from ~2% to ~12% error at this budget. 12 models per space: 14 took 576 s on the
+# shared machine, 12 took 390-597 s.
 FULL = DemoSettings(n=12, flops=(8e6, 20e6), n_train=10000, n_test=2000, epochs=4)
 QUICK = DemoSettings(n=6, flops=(8e6, 14e6), n_train=5000, n_test=1000, epochs=3)
 
