@@ -8,8 +8,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pycls_like.cli_options import add_overrides
+
+if TYPE_CHECKING:
+    from pycls_like.analysis.table import Population
 
 
 def add_analyze(parser: argparse.ArgumentParser) -> None:
@@ -103,8 +107,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 2 if bad else 0
 
 
-def readable_sources(sources: list[str], error: str) -> tuple[list[str], int]:
-    """The sources that load, in order; each one that does not is one stderr line (the report
+def readable_sources(sources: list[str], error: str) -> "tuple[list[Population], int]":
+    """The populations that load, in order; each one that does not is one stderr line (the report
     covers the rest, and the command exits 2), as `complexity` does with many SPECs."""
     from pycls_like.analysis.table import load_population
     from pycls_like.errors import ConfigError
@@ -112,12 +116,13 @@ def readable_sources(sources: list[str], error: str) -> tuple[list[str], int]:
     good, bad = [], 0
     for source in sources:
         try:
-            load_population(source).rows(error)
+            pop = load_population(source)
+            pop.rows(error)
         except ConfigError as err:
             print(f"pycls-like analyze: error: {err}", file=sys.stderr, flush=True)
             bad += 1
         else:
-            good.append(source)
+            good.append(pop)
     return good, bad
 
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from pycls_like.analysis import plots
 from pycls_like.analysis.methods import method_notes
 from pycls_like.analysis.summary import Analysis, analyze
-from pycls_like.analysis.table import load_population
+from pycls_like.analysis.table import Population, load_population
 from pycls_like.analysis.trends import GOOD_RANGE_MIN_N
 from pycls_like.analysis.verdict import Judgement, bins_for, judge, judgement_html
 
@@ -35,8 +35,8 @@ dl.methods dd { margin: 0 0 .6em 1.5em; color: #333; font-size: .92em; }
 
 
 def write_report(
-    sweep_dirs_or_tables: Sequence["str | Path | pd.DataFrame"]
-    | Mapping[str, "str | Path | pd.DataFrame"],
+    sweep_dirs_or_tables: Sequence["str | Path | pd.DataFrame | Population"]
+    | Mapping[str, "str | Path | pd.DataFrame | Population"],
     out_html: str | Path,
     out_json: str | Path | None = None,
     *,
@@ -309,18 +309,7 @@ def _ks_table(a: Analysis) -> str:
             r.pvalue,
             f"{r.n_a:.0f} / {r.n_b:.0f} (effective)",
         ]
-        for x, y, r in a.ks_normalized
-    ]
-    rows += [
-        [
-            x,
-            y,
-            f"{a.metric}-normalized",
-            r.statistic,
-            r.pvalue,
-            f"{r.n_a:.0f} / {r.n_b:.0f} (effective)",
-        ]
-        for x, y, r in a.ks_permutation
+        for x, y, r in [*a.ks_normalized, *a.ks_permutation]
     ]
     tests = ["scipy.stats.ks_2samp"] * len(a.ks) + [
         "weighted KS, Kolmogorov approximation (conservative)"

@@ -62,8 +62,13 @@ class Population:
         return pd.DataFrame(lines) if lines else None
 
 
-def load_population(source: "str | Path | pd.DataFrame", name: str | None = None) -> Population:
-    """A sweep directory (results.csv, sweep.yaml name, runs/), a CSV/JSON/JSONL table, or a frame."""
+def load_population(
+    source: "str | Path | pd.DataFrame | Population", name: str | None = None
+) -> Population:
+    """A sweep directory (results.csv, sweep.yaml name, runs/), a CSV/JSON/JSONL table, a frame,
+    or a population already loaded (returned as it is, so callers never read a table twice)."""
+    if isinstance(source, Population):
+        return source
     if isinstance(source, pd.DataFrame):
         pop = Population(name or "table", source.copy(), name or "table", None)
     else:
