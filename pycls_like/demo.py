@@ -237,6 +237,12 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
     out = Path(args.out or ("demo_out_quick" if args.quick else "demo_out"))
+    try:  # before any work: an output folder that cannot be made is a one-line error
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(
+            f"cannot use it as the output folder: {err.strerror}", key="--out", source=str(out)
+        ) from None
     spaces = (args.spaces[0], args.spaces[1])
     start = time.perf_counter()
     print(

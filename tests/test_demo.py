@@ -72,3 +72,14 @@ def test_summary_states_the_verdict_and_flags_near_chance():
     assert lines[0].endswith(", 2 near chance") and "near chance" not in lines[1]
     assert lines[2] == "verdict: b is better than a (p = 0.01, ...)"
     assert lines[-1].startswith("best model: b/0001: top-1 error 30.0%")
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--seed", "-1"], ["--out", "FILE"]])
+def test_bad_demo_input_is_one_line_exit_2(tmp_path, capsys, args):
+    from pycls_like.cli import main
+
+    (tmp_path / "FILE").write_text("not a folder")
+    args = [str(tmp_path / a) if a == "FILE" else a for a in args]
+    assert main(["demo", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pycls-like demo: error:")
