@@ -3,15 +3,21 @@
 `COMMANDS` is the registry: each command module exposes `add_<name>(parser)` and
 `run_<name>(args) -> int`, and imports heavy
 libraries (torch, pandas) only inside `run_<name>`, so `pycls-like complexity` starts fast.
-A ConfigError anywhere becomes one line on stderr and exit code 2.
+Bad input of any kind ends in exactly one `error:` line on stderr and exit code 2 (README:
+"Exit codes"): argparse's usage errors (the usage block only with --help), numbers out of their
+bounds (`limits.py`), a ConfigError anywhere, and an OSError naming a path. Warnings are one
+line each, before the error.
 """
 
 import argparse
 import importlib
 import sys
+import warnings
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from pycls_like.errors import ConfigError
+from pycls_like.errors import EXIT_USAGE, ConfigError
+from pycls_like.limits import check_number
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,34 @@ COMMANDS: dict[str, Command] = {
         ("analyze", "pycls_like.analysis.commands", "EDFs, statistics and trends of sweeps as an HTML report"),
         ("fit-regnet", "pycls_like.analysis.commands", "fit quantized-linear (RegNet) parameters to widths"),
         ("scale", "pycls_like.scaling.commands", "scale a model by a compound scaling strategy"),
+        ("profile", "pycls_like.engine.profile_commands", "measured speed and memory of models or a sweep's runs"),
         ("demo", "pycls_like.demo", "compare two design spaces end to end on synthetic data"),
     )
 }  # fmt: skip
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (the full usage block is `--help`'s job)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see `{self.prog} --help`)")
+
+
+def check_numbers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every number given on the command line is finite and within its bound (`limits.py`)."""
+    names = {a.dest: (a.option_strings or [a.dest])[-1] for a in parser._actions}
+    for dest, value in vars(args).items():
+        for item in value if isinstance(value, list | tuple) else (value,):
+            check_number(item, names.get(dest, dest))
+
+
+def _one_line_warnings(name: str) -> None:
+    """Warnings as `pycls-like NAME: warning: ...` (the formatter only: recorders still record)."""
+
+    def one_line(message: Any, category: Any, filename: str, lineno: int, line: Any = None) -> str:
+        return f"pycls-like {name}: warning: {message}\n"
+
+    warnings.formatwarning = one_line
 
 
 def _usage() -> str:
@@ -56,23 +87,38 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
+    if argv and argv[0] in ("-h", "--help"):
         print(_usage())
-        return 0 if argv else 2
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        what = f"unknown command {argv[0]!r}" if argv else "expected a COMMAND"
+        print(f"pycls-like: error: {what} (commands: {', '.join(COMMANDS)})", file=sys.stderr)
+        return EXIT_USAGE
     name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"pycls-like: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
-        return 2
     command = COMMANDS[name]
     module = importlib.import_module(command.module)
-    parser = argparse.ArgumentParser(prog=f"pycls-like {name}", description=command.description)
+    parser = ArgumentParser(prog=f"pycls-like {name}", description=command.description)
     getattr(module, command.add)(parser)
-    args = parser.parse_args(rest)
+    formatter = warnings.formatwarning  # catch_warnings does not restore it
     try:
-        return int(getattr(module, command.run)(args) or 0)
+        _one_line_warnings(name)
+        return _run(name, parser, rest, getattr(module, command.run))
+    finally:
+        warnings.formatwarning = formatter
+
+
+def _run(name: str, parser: argparse.ArgumentParser, rest: list[str], run: Any) -> int:
+    try:
+        args = parser.parse_args(rest)
+        check_numbers(parser, args)
+        return int(run(args) or 0)
     except ConfigError as err:
         print(f"pycls-like {name}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except OSError as err:  # a path the checks before the work could not foresee (disk full)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"pycls-like {name}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"pycls-like {name}: interrupted", file=sys.stderr)
         return 130

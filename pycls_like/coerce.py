@@ -8,18 +8,20 @@ import typing
 from typing import Any
 
 from pycls_like.errors import ConfigError
+from pycls_like.limits import check_number
 
 
 def yaml_number(value: Any, key: str) -> int | float:
     """A YAML number, ints kept; text such as "1e-4" too (YAML 1.1 reads it as a string)."""
     if isinstance(value, str):
         try:
-            return float(value)
-        except ValueError:
-            pass
+            return check_number(float(value), key)
+        except ValueError as err:
+            if isinstance(err, ConfigError):
+                raise
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"must be a number, got {value!r}", key=key)
-    return value
+    return check_number(value, key)
 
 
 def coerce(value: Any, kind: Any, key: str) -> Any:
@@ -43,9 +45,11 @@ def coerce(value: Any, kind: Any, key: str) -> Any:
             raise ConfigError(f"must be true or false, got {value!r}", key=key)
         return value
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"must be an integer, got {value!r}", key=key)
-        return int(value)
+        if value != int(check_number(value, key)):
+            raise ConfigError(f"must be an integer, got {value!r}", key=key)
+        return check_number(int(value), key)
     if kind is float:
         return float(yaml_number(value, key))
     if not isinstance(value, str):

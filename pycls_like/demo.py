@@ -29,9 +29,8 @@ class DemoSettings:
     n_test: int
     epochs: int
     # SGD + Nesterov, peak lr 0.1 at batch 64 after half an epoch of warmup, cosine to 0: at
-    # batch 128 the same images gave half the steps and a seed-dependent breakthrough (errors of
-    # one architecture 8.7% and 16.7% over two seeds); AdamW (lr 4e-3, wd 0.05) ended at 19-25%
-    # where SGD reached 7-8% on the same model.
+    # batch 128 the same images gave half the steps; AdamW (lr 4e-3, wd 0.05) ended at 19-25%
+    # where SGD reached 7-8% on the same model (both measured on an earlier version of the data).
     batch_size: int = 64
     optimizer: str = "sgd"
     lr: float = 0.1
@@ -40,12 +39,10 @@ class DemoSettings:
 
 
 # At 8-20 MF the sampler's depths (1-24 blocks per stage) put about half the models at 11+
-# blocks, where plain stacks stop learning in a short schedule while residual ones still learn
-# (5-15 MF: ~37% such models, too few for 16 per space to tell the spaces apart; with 6k
-# images instead of 10k, deep ResNets stalled too). ~35 s per model on one core: the demo fits
-# 10 minutes on 2 cores. Zero-init of residual gammas was tried and dropped: it pulled the best
-# ResNets from ~2% to ~12% error at this budget. 12 models per space: 14 took 576 s on the
-# shared machine, 12 took 390-597 s.
+# blocks, where plain stacks stop learning in a short schedule while residual ones still learn.
+# On the synthetic data, cifar_resnet's error falls with flops at this budget and moves ~1 point
+# between training seeds (tools/finding_check.py; figures in pycls_like/data/synthetic.py).
+# ~35 s per model on one idle core: the demo fits 10 minutes on 2 cores.
 FULL = DemoSettings(n=12, flops=(8e6, 20e6), n_train=10000, n_test=2000, epochs=4)
 QUICK = DemoSettings(n=6, flops=(8e6, 14e6), n_train=5000, n_test=1000, epochs=3)
 
@@ -236,6 +233,11 @@ def run_demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    if args.device == "cuda":  # before any work: not after every run failed on it
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("cuda requested but no GPU is visible", key="--device")
     out = Path(args.out or ("demo_out_quick" if args.quick else "demo_out"))
     try:  # before any work: an output folder that cannot be made is a one-line error
         out.mkdir(parents=True, exist_ok=True)

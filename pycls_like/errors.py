@@ -16,3 +16,10 @@ class ConfigError(ValueError):
         """Return the same error with a file name and/or a key prefix added (raised by loaders)."""
         key = f"{prefix}.{self.key}" if prefix and self.key else (prefix or self.key)
         return ConfigError(self.message, key=key, source=source or self.source)
+
+
+# Exit codes of `pycls-like` (README: "Exit codes"); scripts may rely on them.
+EXIT_OK = 0  # done; for `sweep` and `demo`: every run finished (complete or diverged)
+EXIT_USAGE = 2  # bad input (one `error:` line on stderr); nothing was done
+EXIT_RUNS_FAILED = 3  # the sweep ran, but some runs failed or are corrupt (`sweep status` says why)
+EXIT_RUNS_OPEN = 4  # no run failed, but some are still pending or running elsewhere

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from pycls_like.errors import ConfigError
+from pycls_like.fileio import read_text
 from pycls_like.presets import get_preset
 from pycls_like.pycls_cfg import is_pycls_config, spec_from_pycls
 from pycls_like.specs import ModelSpec, spec_from_dict, spec_to_dict
@@ -18,15 +19,31 @@ from pycls_like.specs import ModelSpec, spec_from_dict, spec_to_dict
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+MAX_FLOW_DEPTH = 1_000  # libyaml's C parser overflows its stack on ~50,000 nested `[`
+
+
+def check_nesting(text: str, source: str | None = None) -> None:
+    """Refuse flow collections nested deeper than MAX_FLOW_DEPTH (a crash, not an error, in
+    libyaml); cheap: the brackets are only walked when there are that many."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return
+    depth = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_FLOW_DEPTH:
+            raise ConfigError(f"malformed YAML: nested deeper than {MAX_FLOW_DEPTH}", source=source)
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Load a YAML mapping; missing files, syntax errors and non-mappings are ConfigErrors."""
+    """Load a YAML mapping; any unusable file (see `fileio.read_text`), syntax errors and
+    non-mappings are ConfigErrors naming the file."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(f"cannot read file ({err.strerror})", source=str(path)) from None
+    text = read_text(path)
+    check_nesting(text, str(path))
     try:
         data = yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise ConfigError("malformed YAML: nested too deeply", source=str(path)) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -43,10 +60,15 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if not sep or not key.strip():
         raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
     try:
+        check_nesting(text)
         value = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
-        raise ConfigError(f"cannot parse value {text!r}", key=key) from None
-    return key.strip().split("."), value
+    except (yaml.YAMLError, RecursionError, ConfigError):
+        shown = text if len(text) <= 60 else f"{text[:57]}..."
+        raise ConfigError(f"cannot parse value {shown!r}", key=key) from None
+    path = key.strip().split(".")
+    if not all(part.strip() for part in path):
+        raise ConfigError(f"--set key has an empty part: {key!r}")
+    return path, value
 
 
 # A pycls config key as pycls users type it after the config file: `REGNET.DEPTH`, `TRAIN.IM_SIZE`.

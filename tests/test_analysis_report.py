@@ -111,6 +111,10 @@ def test_single_population_from_a_frame(tmp_path):
     )
     assert len(_svgs(page)) == 4  # raw EDF, best-of-n, complexity, parameters
     assert (tmp_path / "numbers.json").is_file()
+    # Provenance at the top (before the first section): the sources and the analysis settings.
+    top = page.split("<h2>")[0]
+    assert "sources: only:" in top and "100 bootstrap resamples, seed 0" in top
+    assert summary["provenance"]["sources"].startswith("only:")
 
 
 def test_empty_population_and_missing_metric(tmp_path):

@@ -20,6 +20,10 @@ from pycls_like.sweep.setup import setup
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ("compare_design_spaces", "fit_regnet_rules", "scaling_strategies")
+OWN_FIXTURE = (
+    "vit_stem_study",  # runs its own tiny study: tests/test_vit_stem_study.py
+    "runtime_predictors",  # runs on a tiny profiled population: tests/test_profile.py
+)
 N_RUNS = 8
 
 # Both spaces share stem, resolution and flop band, so the complexity-normalized EDFs overlap.
@@ -90,8 +94,8 @@ def sweep_pair(tmp_path_factory) -> str:
 
 
 def test_every_notebook_is_tested_and_committed_without_outputs():
-    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES)
-    for name in NAMES:
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(NAMES + OWN_FIXTURE)
+    for name in NAMES + OWN_FIXTURE:
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         nbformat.validate(nb)
         for cell in nb.cells:

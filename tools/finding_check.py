@@ -2,11 +2,11 @@
 
 Trains `--n` models of `cifar_resnet` spread over a flop band at least 10x wide (stratified over
 log flops) with the default demo's recipe (pycls_like.demo.FULL: data, epochs, optimizer), one
-thread per run, `--workers` runs at a time, then retrains the first `--n-seed` of them with a
-second training seed. Prints Spearman(flops, error), the Pearson correlation of the two seeds'
+thread per run, `--workers` runs at a time, then retrains `--n-seed` of them (all by default,
+else spread evenly over the flop order) with a second training seed. Prints Spearman(flops, error), the Pearson correlation of the two seeds'
 errors, the median error (chance: 90%) and the runs near chance.
 
-    python tools/finding_check.py [--n 20] [--n-seed 12] [--flops 5M:70M] [--workers 2]
+    python tools/finding_check.py [--n 20] [--n-seed N] [--flops 5M:70M] [--workers 2] [--json F] [--reuse F]
 """
 
 import argparse
@@ -69,30 +69,49 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="cifar_resnet")
     parser.add_argument("--n", type=int, default=20)
-    parser.add_argument("--n-seed", type=int, default=12)
+    parser.add_argument("--n-seed", type=int, help="models retrained with a second seed (all)")
     parser.add_argument("--flops", default="5M:70M")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true", help="the --quick demo's budget")
     parser.add_argument("--json", help="also write every run's figures to this file")
+    parser.add_argument(
+        "--reuse", help="a --json file of an earlier check: its runs are not retrained"
+    )
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
     space = load_space(args.space, bands={"flops": args.flops})
     # Equal counts per log-flop bin; the lowest bin is a sliver of the space: a large budget.
     samples = space.sample(args.n, SAMPLE_SEED, stratify=5, max_candidates=50_000_000)
+    n_seed = args.n if args.n_seed is None else args.n_seed
+    # The retrained models are spread evenly over the flop order (all of them by default).
+    by_flops = sorted(range(args.n), key=lambda i: samples[i].complexity.flops)
+    retrained = {by_flops[round(k * (args.n - 1) / max(n_seed - 1, 1))] for k in range(n_seed)}
     jobs = [
         (i, seed, run_config(spec_to_dict(s.spec), settings, seed))
-        for seed, count in ((TRAIN_SEEDS[0], args.n), (TRAIN_SEEDS[1], args.n_seed))
-        for i, s in enumerate(samples[:count])
+        for seed, chosen in ((TRAIN_SEEDS[0], range(args.n)), (TRAIN_SEEDS[1], sorted(retrained)))
+        for i, s in enumerate(samples)
+        if i in chosen
     ]
+    # Training is deterministic per seed on one machine (one thread, recorded precision): runs
+    # already in a --reuse file (same model, seed and flops) are read, not retrained.
+    known = {}
+    if args.reuse:
+        with open(args.reuse) as f:
+            known = {(r["index"], r["seed"], r["flops"]): r for r in json.load(f)}
+    todo = [j for j in jobs if (j[0], j[1], samples[j[0]].complexity.flops) not in known]
     print(
-        f"{args.space}: {args.n} models at {args.flops} flops (+{args.n_seed} retrained), "
+        f"{args.space}: {args.n} models at {args.flops} flops (+{len(retrained)} retrained), "
         f"{settings.epochs} epochs x {settings.n_train} images, {settings.optimizer} lr "
-        f"{settings.lr}, {args.workers} workers x 1 thread",
+        f"{settings.lr}, {args.workers} workers x 1 thread; {len(jobs) - len(todo)} runs reused",
         flush=True,
     )
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
-        runs = list(pool.map(train_one, jobs))
+        trained = {(r["index"], r["seed"]): r for r in pool.map(train_one, todo)}
+    runs = [
+        trained.get((i, seed)) or known[(i, seed, samples[i].complexity.flops)]
+        for i, seed, _ in jobs
+    ]
     wall = time.perf_counter() - start
     first = [r for r in runs if r["seed"] == TRAIN_SEEDS[0]]
     second = {r["index"]: r["top1_err"] for r in runs if r["seed"] == TRAIN_SEEDS[1]}
@@ -119,6 +138,12 @@ def main() -> None:
         f"two training seeds over {len(a)} architectures: Pearson r = {r_seed:.3f}, "
         f"mean |difference| {np.mean(np.abs(a - b)):.2f} points, max {np.max(np.abs(a - b)):.2f}"
     )
+    upper = np.array([r["flops"] for r in first if r["index"] in second]) >= np.median(flops)
+    if upper.sum() >= 3:
+        r_upper, _ = stats.pearsonr(a[upper], b[upper])
+        print(
+            f"  of which the {upper.sum()} at or above the median flops: Pearson r = {r_upper:.3f}"
+        )
     near = sum(r["near_chance"] for r in runs)
     print(
         f"median error {np.median(errs):.1f}% (chance 90%); near chance: {near} of {len(runs)} runs; "

@@ -58,11 +58,19 @@ def add_analyze(parser: argparse.ArgumentParser) -> None:
         help="add a permutation p-value (N label shuffles within complexity bins) to each "
         "normalized KS comparison; 0: off (default)",
     )
+    parser.add_argument(
+        "--by",
+        default=None,
+        metavar="COLUMN[,COLUMN...]",
+        help="groups inside one sweep (e.g. stem_type,optimizer): EDFs over training settings, "
+        "stability per group, tests between the first column's levels, (lr, wd) heat maps",
+    )
 
 
 def run_analyze(args: argparse.Namespace) -> int:
     from pycls_like.analysis.report import write_report
     from pycls_like.errors import ConfigError
+    from pycls_like.fileio import check_output_file
 
     if (args.bins is not None and args.bins < 1) or args.boot < 1:
         raise ConfigError("--bins and --boot must be >= 1")
@@ -70,9 +78,13 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise ConfigError(f"--permutations must be >= 0, got {args.permutations}")
     out = Path(args.output)
     out_json = Path(args.json) if args.json else out.with_name("report.json")
+    check_output_file(out, "--output")  # before any work
+    check_output_file(out_json, "--json")
     good, bad = readable_sources(args.sources, args.error)
     if not good:
         return 2  # every source already has its error line
+    if args.by is not None:
+        return _run_grouped(args, good, out, out_json) or (2 if bad else 0)
     summary = write_report(
         good,
         out,
@@ -105,6 +117,24 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {out} and {out_json}")
     return 2 if bad else 0
+
+
+def _run_grouped(
+    args: argparse.Namespace, pops: "list[Population]", out: Path, out_json: Path
+) -> int:
+    """`--by`: one sweep's groups (analysis/groups.py); prints the stability table and tests."""
+    from pycls_like.analysis.group_report import text_lines, write_group_report
+    from pycls_like.errors import ConfigError
+
+    if len(pops) != 1:
+        raise ConfigError(f"--by groups one sweep, got {len(pops)} sources")
+    by = [c.strip() for c in args.by.split(",") if c.strip()]
+    summary = write_group_report(
+        pops[0], by, out, out_json, error=args.error, n_boot=args.boot, seed=args.seed
+    )
+    print("\n".join(text_lines(summary)))
+    print(f"wrote {out} and {out_json}")
+    return 0
 
 
 def readable_sources(sources: list[str], error: str) -> "tuple[list[Population], int]":
@@ -169,6 +199,14 @@ def _parse_widths(text: str) -> list[int]:
         raise ConfigError(f"not a number: {bad!r}", key="--widths") from None
     if not widths or any(w <= 0 or not w.is_integer() for w in widths):
         raise ConfigError(f"widths must be positive integers, got {text!r}", key="--widths")
+    from pycls_like.limits import BOUNDS, check_number
+
+    for w in widths:
+        check_number(w, "--widths", bound_of="ws")  # bounded like a spec's widths
+    if len(widths) > BOUNDS["d"]:
+        raise ConfigError(
+            f"at most {BOUNDS['d']:,} widths (blocks), got {len(widths):,}", key="--widths"
+        )
     return [int(w) for w in widths]
 
 

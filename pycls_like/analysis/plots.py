@@ -16,13 +16,14 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from pycls_like.analysis.edf import EDF, Band, BestOfN
 from pycls_like.analysis.table import DIVERGED_ERROR, as_numeric
 from pycls_like.analysis.trends import GoodRange, binned_median, log_scale, trend_bins
 
 RASTER_POINTS = 300  # above this many points a scatter layer becomes an image
+MAX_VALUE_TICKS = 8  # an integer parameter with at most this many values is ticked at each
 LINE_STYLES = ("-", "--", ":", "-.")
 AXIS_LABELS = {
     "top1_err": "top-1 error (%)",
@@ -74,14 +75,30 @@ def _finish(ax: Axes, xlabel: str, ylabel: str, title: str | None = None) -> Non
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=True, fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:  # below the axes (constrained layout makes room): it hides no data
+        wide = sum(len(t) for t in labels) > 60  # side by side, they would not fit the width
+        ax.figure.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=1 if wide else len(handles),
+            fontsize="small",
+        )
 
 
 def readable_log_axis(ax: Axes, axis: str, lo: float, hi: float) -> None:
-    """Log scale with plain-number ticks at 1-2-5 steps (all digits under a decade), no 10^k."""
+    """Log scale with plain-number ticks (1-2-5 steps, 1-3 over wide ranges, all digits under a
+    decade), no 10^k."""
     decades = np.log10(max(hi, lo * 1.0001) / lo) if lo > 0 else 0.0
-    subs = (1.0,) if decades > 4 else (1.0, 2.0, 5.0) if decades > 0.8 else tuple(range(1, 10))
+    # Tick labels about half a decade apart or more once there are more than 2.5 decades: at 1-2-5
+    # steps, 1,000 and 2,000 run together on a 4-decade axis.
+    if decades > 4.5:
+        subs: tuple[float, ...] = (1.0,)
+    elif decades > 2.5:
+        subs = (1.0, 3.0)
+    else:
+        subs = (1.0, 2.0, 5.0) if decades > 0.8 else tuple(float(k) for k in range(1, 10))
     target = ax.xaxis if axis == "x" else ax.yaxis
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     target.set_major_locator(LogLocator(base=10, subs=subs))
@@ -89,8 +106,16 @@ def readable_log_axis(ax: Axes, axis: str, lo: float, hi: float) -> None:
     target.set_minor_formatter(NullFormatter())
 
 
-def _integer_ticks(ax: Axes, values: pd.Series) -> None:
-    if np.all(np.isclose(values, np.round(values))):
+def _integer_ticks(ax: Axes, values: pd.Series, log: bool) -> None:
+    """Integer parameters get integer ticks: at each value when there are few (groups 1, 2, 4, 8,
+    16 on a log axis), else at whole numbers (a log axis's 1-2-5 ticks already are)."""
+    if not np.all(np.isclose(values, np.round(values))):
+        return
+    distinct = np.unique(np.round(values))
+    if 1 < distinct.size <= MAX_VALUE_TICKS:
+        ax.xaxis.set_major_locator(FixedLocator(distinct))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    elif not log:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
@@ -147,6 +172,16 @@ def _band(ax: Axes, x, lower, upper, color, k: int, step: str | None = None) -> 
     )
     draw(x, lower)
     draw(x, upper)
+
+
+def _good_range(ax: Axes, r: GoodRange, color, k: int) -> None:
+    """A good range as a light fill with edges dashed differently per population (overlapping
+    ranges stay tellable apart) and its median as a solid line."""
+    ax.axvspan(r.lo, r.hi, color=color, alpha=0.12, lw=0)
+    style = LINE_STYLES[1 + k % (len(LINE_STYLES) - 1)]
+    for x in (r.lo, r.hi):
+        ax.axvline(x, color=color, ls=style, lw=1)
+    ax.axvline(r.mid, color=color, lw=1.5)
 
 
 def plot_best_of_n(results: Mapping[str, BestOfN], error: str = "top1_err") -> Figure:
@@ -240,15 +275,15 @@ def plot_error_vs_params(
                         len(data),
                         **_point_style(len(data)),
                     )
-                for name, r in ((n, (ranges or {}).get(n, {}).get(param)) for n in tables):
+                for k, name in enumerate(tables):
+                    r = (ranges or {}).get(name, {}).get(param)
                     if r is not None:
-                        ax.axvspan(r.lo, r.hi, color=colors[name], alpha=0.12, lw=0)
-                        ax.axvline(r.mid, color=colors[name], ls="--", lw=1)
+                        _good_range(ax, r, colors[name], k)
                 finite = data[param].dropna()
-                if log_scale(finite):
+                log = log_scale(finite)
+                if log:
                     readable_log_axis(ax, "x", float(finite.min()), float(finite.max()))
-                else:
-                    _integer_ticks(ax, finite)
+                _integer_ticks(ax, finite, log)
                 ax.margins(x=0.06, y=0.06)
             else:
                 sns.stripplot(
@@ -292,15 +327,16 @@ def plot_error_vs_efit(tables: Mapping[str, pd.DataFrame], error: str = "top1_er
         ax = fig.subplots()
         for name, group in data.groupby("population", sort=False):
             _scatter(
-                ax,
-                group["e_fit"],
-                group[error],
-                colors[name],
-                len(data),
-                label=f"{name} (n={len(group)})",
-                **_point_style(len(data)),
+                ax, group["e_fit"], group[error], colors[name], len(data), **_point_style(len(data))
             )
-        ax.margins(x=0.04, y=0.06)
+            exact = int((group["e_fit"] == 0).sum())
+            text = f"{name} (n={len(group)}, {exact} exact)"
+            ax.plot([], [], ls="", marker="o", color=colors[name], label=text)  # opaque marker
+        # e_fit >= 0: the axis starts at 0 and spans at least 0.05 (all-exact populations too).
+        largest = pd.to_numeric(data["e_fit"], errors="coerce").max()
+        hi = max(float(np.nan_to_num(largest)), 0.05)
+        ax.set_xlim(-0.03 * hi, 1.04 * hi)
+        ax.margins(y=0.06)
         _finish(ax, label("e_fit"), label(error), "error vs quantized-linear fit quality")
     return fig
 
@@ -342,4 +378,61 @@ def plot_training_curves(
                 ncols=min(len(handles), 3),
                 fontsize="small",
             )
+    return fig
+
+
+def plot_runtime_vs_counts(
+    table: pd.DataFrame, fits: pd.DataFrame, figure: str, setting: str, by: str | None = None
+) -> Figure:
+    """One measured figure (`analysis.runtime.FIGURES`) of one setting's models against flops,
+    params and acts, log-log, each panel with its fitted line and R^2 (`runtime_fits` rows)."""
+    from pycls_like.analysis.runtime import FIGURES, by_setting
+
+    rows = by_setting(table)[setting]
+    groups = rows.groupby(by, sort=True) if by and by in rows else [(None, rows)]
+    colors = palette([str(name) for name, _ in groups])
+    with _style(font_scale=0.9):
+        fig = Figure(figsize=(12, 4), layout="constrained")
+        for ax, measure in zip(
+            fig.subplots(1, 3, sharey=True), ("flops", "params", "acts"), strict=True
+        ):
+            for name, group in groups:
+                x = pd.to_numeric(group[measure], errors="coerce")
+                y = pd.to_numeric(group[figure], errors="coerce")
+                _scatter(
+                    ax,
+                    x,
+                    y,
+                    colors[str(name)],
+                    len(rows),
+                    label=None if name is None else str(name),
+                    **_point_style(len(rows)),
+                )
+            fit = fits[
+                (fits["setting"] == setting)
+                & (fits["figure"] == figure)
+                & (fits["measure"] == measure)
+            ]
+            if not fit.empty:
+                r = fit.iloc[0]
+                xs = pd.to_numeric(rows[measure], errors="coerce")
+                line = np.geomspace(xs.min(), xs.max(), 50)
+                intercept = (
+                    np.log(pd.to_numeric(rows[figure])).mean() - r.exponent * np.log(xs).mean()
+                )
+                ax.plot(line, np.exp(intercept) * line**r.exponent, color="k", lw=1.5)
+                ax.set_title(
+                    f"R^2 {r.r2:.2f} [{r.r2_lo:.2f}, {r.r2_hi:.2f}], e {r.exponent:.2f}",
+                    fontsize="small",
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel(measure)
+        fig.axes[0].set_ylabel(FIGURES.get(figure, figure))
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        if handles:
+            fig.legend(
+                handles, labels, loc="outside lower center", ncols=len(handles), fontsize="small"
+            )
+        fig.suptitle(setting, fontsize="small")
     return fig

@@ -203,29 +203,37 @@ def _exact_chunk(w0, lo, hi, first, last, mask, lmin, lmax, s_max) -> list[tuple
     )
     left, right = bps[:, :-1], bps[:, 1:]
     mid = (left + right) / 2
-    m = np.maximum(np.ceil(lo[:, None, :] / mid[..., None]), 0)
-    big_m = np.floor(hi[:, None, :] / mid[..., None])
-    valid = np.isfinite(mid) & (right - left > 1e-12) & ((m <= big_m) | ~mask[:, None, :]).all(-1)
-    rows, cols = np.nonzero(valid)
+    rows, cols = np.nonzero(np.isfinite(mid) & (right - left > 1e-12))
+    # An interval is feasible if every stage has an exponent there (S(W) not empty); few are, so
+    # stages filter the candidates one at a time, the widest (most selective) first.
+    for st in range(k - 1, 0, -1):
+        mid_c = mid[rows, cols]
+        ok = ~mask[rows, st] | (
+            np.maximum(np.ceil(lo[rows, st] / mid_c), 0) <= np.floor(hi[rows, st] / mid_c)
+        )
+        rows, cols = rows[ok], cols[ok]
     if rows.size == 0:
         return [None] * n
+    mid_c = mid[rows, cols][:, None]
+    m, big_m = np.maximum(np.ceil(lo[rows] / mid_c), 0), np.floor(hi[rows] / mid_c)
     # Stay a hair inside the interval: at its ends a stage width sits on a rounding tie.
     pad = 1e-3 * (right - left)[rows, cols]
     a_lo, a_hi = left[rows, cols] + pad, right[rows, cols] - pad
-    args = (m[rows, cols], big_m[rows, cols], first[rows], last[rows], mask[rows])
+    args = (m, big_m, first[rows], last[rows], mask[rows])
     for _ in range(GOLDEN_STEPS):  # golden-section search for the widest feasible a-interval
         c, d = a_hi - _GOLDEN * (a_hi - a_lo), a_lo + _GOLDEN * (a_hi - a_lo)
         keep_left = _margin(c, *args)[0] >= _margin(d, *args)[0]
         a_hi, a_lo = np.where(keep_left, d, a_hi), np.where(keep_left, a_lo, c)
     best_l = (a_lo + a_hi) / 2
     g, a_min, a_max = _margin(best_l, *args)
-    order = np.lexsort((-g, rows))  # per row, widest margin first
+    ok = np.flatnonzero(g > 1e-9)
+    order = ok[np.lexsort((-g[ok], rows[ok]))]  # per row, widest margin first
+    pick = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if order.size else order
+    with np.errstate(invalid="ignore"):  # 0 * inf where a_min is 0: that branch is not taken
+        a = np.where(a_min[pick] > 0, np.sqrt(a_min[pick] * a_max[pick]), a_max[pick] / 2)
     out: list[tuple | None] = [None] * n
-    for idx in order:
-        r = rows[idx]
-        if out[r] is None and g[idx] > 1e-9:
-            a = math.sqrt(a_min[idx] * a_max[idx]) if a_min[idx] > 0 else a_max[idx] / 2
-            out[r] = (int(w0[r]), float(a * w0[r]), float(math.exp(best_l[idx])))
+    for r, a_r, l_r in zip(rows[pick], a, best_l[pick], strict=True):
+        out[r] = (int(w0[r]), float(a_r * w0[r]), float(math.exp(l_r)))
     return out
 
 

@@ -13,8 +13,16 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pycls_like import __version__
 from pycls_like.analysis import plots
 from pycls_like.analysis.methods import method_notes
+from pycls_like.analysis.runtime import (
+    FIGURES,
+    has_profile,
+    r2_differences,
+    runtime_fits,
+    timing_noise,
+)
 from pycls_like.analysis.summary import Analysis, analyze
 from pycls_like.analysis.table import Population, load_population
 from pycls_like.analysis.trends import GOOD_RANGE_MIN_N
@@ -67,6 +75,12 @@ def write_report(
         seed=seed,
         permutations=permutations,
     )
+    # Where the numbers come from, at the top of the page; a caller's entries (the demo's) add on.
+    provenance = {
+        "sources": "; ".join(f"{p.name}: {p.source}" for p in pops),
+        "analysis": f"pycls_like {__version__}, {n_boot} bootstrap resamples, seed {seed}",
+        **(provenance or {}),
+    }
     judgement = judge(
         {p.name: p.rows[error].to_numpy(float) for p in result.populations},
         {p.name: p.rows[metric].to_numpy(float) for p in result.populations},
@@ -158,7 +172,8 @@ def render_html(a: Analysis, judgement: Judgement | None = None) -> str:
             fig(
                 plots.plot_error_vs_params(tables, a.params, err, ranges),
                 "Shaded: 2.5-97.5 percentiles of the best model's value over 10^4 bootstrap samples "
-                "of 25% of the models (Designing Network Design Spaces, sec. 3.1); dashed: median. "
+                "of 25% of the models (Designing Network Design Spaces, sec. 3.1), its edges dashed "
+                "or dotted per population; solid line: median. "
                 f"Shown only for populations of at least {GOOD_RANGE_MIN_N} runs.",
             ),
             _ranges_table(a),
@@ -186,6 +201,8 @@ def render_html(a: Analysis, judgement: Judgement | None = None) -> str:
                 "Each run in its population's colour; line styles tell runs apart.",
             ),
         ]
+    if any(has_profile(t) for t in tables.values()):
+        parts += ["<h2>What predicts runtime</h2>", _runtime_panel(tables)]
     parts += ["<h2>Methods: tests, caveats and definitions</h2>", _methods(a)]
     body = "\n".join(parts)
     return (
@@ -391,3 +408,36 @@ def _fit_table(a: Analysis) -> str:
         "its fit",
     ]
     return _table(header, rows)
+
+
+def _runtime_panel(tables: dict[str, pd.DataFrame]) -> str:
+    """Measured time and memory against flops, params and acts (analysis.runtime), per
+    population and measurement setting, with the repeat spread of the timings."""
+    parts = [
+        "<p class=note>Each measured figure y fit as log y = log c + e log x over the profiled "
+        "models (`pycls-like profile`); R^2 and exponent e with 95% bootstrap intervals. Fast and "
+        "Accurate Model Scaling (sec. 3) finds acts, not flops, predict GPU runtime. Settings "
+        "(device, dtype, batch, threads) are never pooled.</p>"
+    ]
+    for name, table in tables.items():
+        if not has_profile(table):
+            continue
+        fits = runtime_fits(table)
+        if fits.empty:
+            continue
+        diffs = r2_differences(table).set_index(["setting", "figure"])
+        noise = timing_noise(table).set_index(["setting", "figure"])
+        rows = []
+        for (setting, figure), group in fits.groupby(["setting", "figure"], sort=False):
+            cells: list[object] = [name, setting, FIGURES[figure], int(group["n"].max())]
+            for r in group.itertuples():
+                cells.append(f"{r.r2:.2f} [{r.r2_lo:.2f}, {r.r2_hi:.2f}]; e {r.exponent:.2f}")
+            d = diffs.loc[(setting, figure)] if (setting, figure) in diffs.index else None
+            cells.append("-" if d is None else f"{d.difference:+.2f} [{d.lo:+.2f}, {d.hi:+.2f}]")
+            spread = noise.loc[(setting, figure)] if (setting, figure) in noise.index else None
+            cells.append("-" if spread is None else f"{100 * spread.median_rel_iqr:.1f}%")
+            rows.append(cells)
+        header = ["population", "setting", "figure", "n", "flops", "params", "acts"]
+        header += ["R^2(acts) - R^2(flops)", "timing IQR/median"]
+        parts.append(_table(header, rows, left=3))
+    return "\n".join(parts)

@@ -6,6 +6,7 @@ error 100%); pending, running and failed rows are counted and reported, never an
 """
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,17 @@ import yaml
 
 from pycls_like.analysis.formats import read_table
 from pycls_like.errors import ConfigError
+from pycls_like.fileio import read_text
 from pycls_like.results import ERROR_COLUMNS, TABLE_COLUMNS
-from pycls_like.rundir import FINISHED, METRICS_FILE
+from pycls_like.rundir import FINISHED, METRICS_FILE, jsonl_records
 
 USED_STATUSES = FINISHED
+
+
+class CurveWarning(UserWarning):
+    """A run's metrics.jsonl is damaged: its training curve is left out of the report."""
+
+
 DIVERGED_ERROR = 100.0
 
 
@@ -56,10 +64,20 @@ class Population:
         if self.runs_dir is None:
             return None
         path = self.runs_dir / str(run_id) / METRICS_FILE
-        if not path.is_file():
+        if not path.exists():
             return None
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return pd.DataFrame(lines) if lines else None
+        # A damaged curve is skipped with a warning: it is an illustration, not the report's data.
+        records, bad = jsonl_records(path)
+        records = [r for r in records if isinstance(r.get("epoch"), int | float)]
+        if bad or not path.is_file():
+            warnings.warn(f"{path}: skipped {bad or 'all'} damaged line(s)", CurveWarning, 2)
+        if not records:
+            return None
+        frame = pd.DataFrame(records)
+        for column in frame.columns:
+            if column in ("epoch", "train_loss", *ERROR_COLUMNS) or column.endswith("_err"):
+                frame[column] = pd.to_numeric(frame[column], errors="coerce")
+        return frame
 
 
 def load_population(
@@ -75,13 +93,16 @@ def load_population(
         path = Path(source)
         if path.is_dir():
             table_path, sweep_dir = path / "results.csv", path
-            if not table_path.is_file():
+            if not (table_path.exists() or (path / "runs").is_dir()):
                 raise ConfigError(
                     "no results.csv here: not a collected sweep directory", source=str(path)
                 )
+            table_path = _current_table(path)
         elif path.is_file():
             table_path = path
             sweep_dir = path.parent if path.name == "results.csv" else None
+            if sweep_dir is not None:
+                table_path = _current_table(sweep_dir)
         else:
             raise ConfigError("no such sweep directory or table file", source=str(path))
         table = _read_table(table_path)
@@ -158,6 +179,13 @@ def _numeric(values: pd.Series, column: str, source: str) -> pd.Series:
         raise ConfigError(f"column {column!r} must be numeric", key=column, source=source) from None
 
 
+def _current_table(sweep_dir: Path) -> Path:
+    """A sweep's results.csv, rebuilt from its run dirs if truncated or stale (`sweep.collect`)."""
+    from pycls_like.sweep.collect import current_table
+
+    return current_table(sweep_dir)
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     return read_table(path)  # every external format lives in analysis.formats
 
@@ -166,7 +194,7 @@ def _sweep_name(sweep_dir: Path) -> str:
     config = sweep_dir / "sweep.yaml"
     if config.is_file():
         try:
-            data = yaml.safe_load(config.read_text())
+            data = yaml.safe_load(read_text(config))
         except yaml.YAMLError as err:
             raise ConfigError(
                 f"invalid YAML: {str(err).splitlines()[0]}", source=str(config)

@@ -1,12 +1,40 @@
-"""The dataset interface the engine trains on, and the normalization both kinds of data share."""
+"""The dataset interface the engine trains on, and what both kinds of data share: the
+normalization and the sharding of a global batch over data-parallel processes."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import Tensor
 
 Batch = tuple[Tensor, Tensor]  # (float images (n, 3, h, w) normalized, int64 labels (n,))
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Process `rank` of `world` data-parallel processes: which part of the data it serves.
+
+    Training: every global batch of the run's seeded order is cut into `world` equal,
+    contiguous parts and rank r takes part r, so the ranks together see exactly the batches one
+    process would (DistributedSampler's guarantee, with the single-process order kept).
+    Testing: test batch i goes to rank i % world, so each batch is the one a single process
+    evaluates and only the summation order of the totals differs.
+    """
+
+    rank: int = 0
+    world: int = 1
+
+    def part(self, batch_size: int) -> slice:
+        """This rank's rows of a global batch (`batch_size` divisible by `world`)."""
+        size = batch_size // self.world
+        return slice(self.rank * size, (self.rank + 1) * size)
+
+    def takes(self, test_batch: int) -> bool:
+        return test_batch % self.world == self.rank
+
+
+WHOLE = Shard()  # one process serves everything
 
 
 class ImageData(Protocol):
@@ -19,12 +47,13 @@ class ImageData(Protocol):
     n_train: int
     n_test: int
 
-    def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        """One epoch of shuffled, augmented, full batches; the order depends only on `seed`."""
+    def train_batches(self, batch_size: int, seed: int, shard: Shard = WHOLE) -> Iterator[Batch]:
+        """One epoch of shuffled, augmented, full global batches of `batch_size` (this shard's
+        part of each); the order and the augmentation depend only on `seed`."""
         ...
 
-    def test_batches(self, batch_size: int) -> Iterator[Batch]:
-        """The test split in order, unaugmented; the last batch may be smaller."""
+    def test_batches(self, batch_size: int, shard: Shard = WHOLE) -> Iterator[Batch]:
+        """The test split in order (this shard's batches), unaugmented; the last may be smaller."""
         ...
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from pycls_like.data import FOLDER_LAYOUT, DataConfig, folder_classes
-from pycls_like.data.base import Batch, Normalizer
+from pycls_like.data.base import WHOLE, Batch, Normalizer, Shard
 from pycls_like.errors import ConfigError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -131,26 +131,27 @@ class ImageFolderData:
         self.device, self.channels_last = device, channels_last
         self.normalize = Normalizer(self.mean, self.std, device)
 
-    def train_batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+    def train_batches(self, batch_size: int, seed: int, shard: Shard = WHOLE) -> Iterator[Batch]:
         split = _Split(
             self.train_samples, self.image_size, train=self.augment, resize=self.resize, seed=seed
         )
-        sampler = RandomSampler(split, generator=torch.Generator().manual_seed(seed))
-        yield from self._batches(split, batch_size, sampler=sampler, drop_last=True)
+        # The order RandomSampler(generator=seed) draws; full global batches, this shard's part
+        # of each. Augmentation is seeded per (seed, image), so it does not depend on the shard.
+        order = torch.randperm(self.n_train, generator=torch.Generator().manual_seed(seed))
+        batches = order[: self.n_train // batch_size * batch_size].view(-1, batch_size)
+        part = batches[:, shard.part(batch_size)]
+        yield from self._batches(Subset(split, part.flatten().tolist()), part.shape[1])
 
-    def test_batches(self, batch_size: int) -> Iterator[Batch]:
+    def test_batches(self, batch_size: int, shard: Shard = WHOLE) -> Iterator[Batch]:
         split = _Split(self.test_samples, self.image_size, train=False, resize=self.resize, seed=0)
-        yield from self._batches(split, batch_size, sampler=None, drop_last=False)
+        mine = [i for i in range(self.n_test) if shard.takes(i // batch_size)]
+        yield from self._batches(Subset(split, mine), batch_size)
 
-    def _batches(
-        self, split: _Split, batch_size: int, *, sampler: RandomSampler | None, drop_last: bool
-    ) -> Iterator[Batch]:
+    def _batches(self, images: Dataset, batch_size: int) -> Iterator[Batch]:
         cuda = self.device.type == "cuda"
         loader = DataLoader(
-            split,
+            images,
             batch_size=batch_size,
-            sampler=sampler,
-            drop_last=drop_last,
             num_workers=self.workers,
             pin_memory=cuda,  # page-locked host memory makes the copy below asynchronous
         )

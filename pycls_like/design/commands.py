@@ -7,10 +7,12 @@ import argparse
 import csv
 import json
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from pycls_like.cli_options import add_overrides
 from pycls_like.errors import ConfigError
+from pycls_like.fileio import check_output_file
 
 
 def add_sample(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +85,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
+    if args.output is not None:
+        check_output_file(Path(args.output), "--output")  # before sampling
     bands = {
         m: getattr(args, m) for m in ("flops", "params", "acts") if getattr(args, m) is not None
     }

@@ -3,11 +3,13 @@
 - `anynet`: any AnyNetSpec field; the per-stage lists `ds ws ss bs gs` take one draw per stage
   (or one shared draw). Scored vectorized (`batch.py`).
 - `regnet`: any RegNetSpec field (d, w0, wa, wm, g, b, se_ratio, ...). Scored vectorized.
-- `vit`: any ViTSpec field except the derived `d`-stem lists, plus two pseudo-parameters:
+- `vit`: any ViTSpec field except the derived `d`-stem lists, plus three pseudo-parameters:
   `head_d` (per-head width, then d = heads * head_d, so heads always divide d; `head_w` is its
-  deprecated name) and `mlp_ratio` (mlp_d =
-  round(mlp_ratio * d)). A conv stem is the ViTC rule: log2(patch_size) conv3x3 stride-2 layers
-  whose widths double up to d (ViTC-1GF: 24, 48, 96, 192 for d = 192). Scored one by one.
+  deprecated name), `mlp_ratio` (mlp_d = round(mlp_ratio * d)) and `depth_p` (the depth of a
+  flop-matched ViTP/ViTC pair: depth = depth_p with a patchify stem, depth_p - 1 with a conv
+  stem, which replaces one block as in Early Convolutions Help Transformers See Better). A conv
+  stem is the ViTC rule: log2(patch_size) conv3x3 stride-2 layers whose widths double up to d
+  (ViTC-1GF: 24, 48, 96, 192 for d = 192). Scored one by one.
 """
 
 import dataclasses
@@ -284,8 +286,8 @@ class ViTFamily(Family):
     cnn = False
     vectorized = False
     derived = ("stem_ws", "stem_ss")
-    pseudo = {"head_d": "int", "mlp_ratio": "float"}
-    exclusive = (("d", "head_d"), ("mlp_d", "mlp_ratio"))
+    pseudo = {"head_d": "int", "mlp_ratio": "float", "depth_p": "int"}
+    exclusive = (("d", "head_d"), ("mlp_d", "mlp_ratio"), ("depth", "depth_p"))
     aliases = {
         "head_w": "head_d"
     }  # head_w is the CNN head conv's width; this is per attention head
@@ -296,6 +298,10 @@ class ViTFamily(Family):
             kw["d"] = kw["heads"] * int(values["head_d"])
         if "mlp_ratio" in values:
             kw["mlp_d"] = round(float(values["mlp_ratio"]) * kw["d"])
+        # Flop-matched pairs (Xiao et al. 2021): the conv stem replaces one transformer block.
+        if "depth_p" in values:
+            conv = kw.get("stem_type", self.defaults["stem_type"]) == "conv"
+            kw["depth"] = int(values["depth_p"]) - conv
         if kw.get("stem_type") == "conv":
             patch = kw.get("patch_size", self.defaults["patch_size"])
             n = round(math.log2(patch)) if patch > 1 else 0

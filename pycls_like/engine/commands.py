@@ -36,6 +36,13 @@ def add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="CPU threads (default: cores available)"
     )
+    parser.add_argument(
+        "--gpus",
+        type=int,
+        metavar="K",
+        help="train data-parallel over K processes, one per GPU (pycls NUM_GPUS; the batch is "
+        "split over them); without CUDA, or with --device cpu, K CPU processes (gloo)",
+    )
     parser.add_argument("--json", action="store_true", help="print result.json to stdout")
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar or epoch lines, only the result"
@@ -44,9 +51,11 @@ def add_train(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     import logging
+    from pathlib import Path
 
     from pycls_like.engine.config import load_run_config
     from pycls_like.errors import ConfigError
+    from pycls_like.fileio import check_output_dir
     from pycls_like.io import split_trailing_overrides
 
     config, trailing = split_trailing_overrides(args.config)
@@ -57,7 +66,15 @@ def run_train(args: argparse.Namespace) -> int:
         overrides.append(f"device={args.device}")
     if args.threads is not None:
         overrides.append(f"threads={args.threads}")
+    if args.gpus is not None:
+        overrides.append(f"gpus={args.gpus}")
+    check_output_dir(Path(args.out), "--out")  # before any work
     cfg = load_run_config(config[0], overrides)
+    if cfg.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{cfg.device} requested but no GPU is visible", key="device")
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     # Say what is about to happen before torch loads (seconds on a busy machine).

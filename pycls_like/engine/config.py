@@ -35,11 +35,15 @@ Native YAML schema (every key but `model` is optional; defaults shown)::
     seed: 0                    # weight init, data order, augmentation
     device: auto               # auto | cpu | cuda
     threads: null              # CPU threads for torch (null: the cores this process may use)
+    gpus: 1                    # data-parallel processes for this run (pycls NUM_GPUS): one per
+                               # GPU (NCCL), or CPU processes (gloo) without CUDA or with device: cpu
 
 The model's `num_classes` follows the dataset (10 for synthetic and CIFAR-10, 100 for
 CIFAR-100, the class folders of an image folder's train/); its `resolution` is the image size
-trained at. pycls-format files (upper-case sections) are converted by `pycls_run.py`. This
-module never imports torch: sweeps write and read run configs without training.
+trained at. `device`, `threads` and `gpus` say where a run executes, not what it computes:
+a run resumes with other values (`threads` is for the whole run, shared by its processes).
+pycls-format files (upper-case sections) are converted by `pycls_run.py`. This module never
+imports torch: sweeps write and read run configs without training.
 """
 
 import dataclasses
@@ -126,10 +130,12 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
+    gpus: int = 1
 
     def __post_init__(self) -> None:
         _check(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
         _check(self.threads is None or self.threads >= 1, "threads", "must be >= 1")
+        _check(self.gpus >= 1, "gpus", f"must be >= 1, got {self.gpus}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON-ready mapping (tuples become lists)."""
@@ -143,6 +149,7 @@ class RunConfig:
             "seed": self.seed,
             "device": self.device,
             "threads": self.threads,
+            "gpus": self.gpus,
         }
 
 
@@ -165,7 +172,7 @@ def _section(cls: type, values: Any, prefix: str) -> Any:
         raise err.located(prefix=prefix) from None
 
 
-_TOP_LEVEL = ("model", "data", "optim", "train", "seed", "device", "threads")
+_TOP_LEVEL = ("model", "data", "optim", "train", "seed", "device", "threads", "gpus")
 
 
 def run_config_from_dict(data: dict[str, Any], source: str | None = None) -> RunConfig:
@@ -187,7 +194,9 @@ def run_config_from_dict(data: dict[str, Any], source: str | None = None) -> Run
             spec = dataclasses.replace(spec, num_classes=data_cfg.num_classes)
         hints = typing.get_type_hints(RunConfig)
         scalars = {
-            k: coerce(data[k], hints[k], k) for k in ("seed", "device", "threads") if k in data
+            k: coerce(data[k], hints[k], k)
+            for k in ("seed", "device", "threads", "gpus")
+            if k in data
         }
         return RunConfig(
             model=spec,

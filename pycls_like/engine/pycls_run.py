@@ -4,7 +4,9 @@ pycls users keep their files: keys a file omits take pycls's defaults, keys pycl
 are errors. One key is ours: `TRAIN.DATA_PATH`, the data directory (pycls hard-codes it).
 Settings pycls_like cannot honour (step schedules, mixup, dampening, ...) are errors naming the
 key rather than silently different training. Launch, logging and checkpoint-period keys are
-accepted and ignored: where and how a run executes is the launcher's business.
+accepted and ignored: where and how a run executes is the launcher's business. `NUM_GPUS` is
+the run's data-parallel process count (`gpus`), as in pycls: `TRAIN.BATCH_SIZE` is the global
+batch, split over the processes.
 
 Conversions: the half-period cosine with linear warmup is pycls's (evaluated per step instead of
 per epoch); `ref_batch_size` is `TRAIN.BATCH_SIZE` (pycls does not rescale lr);
@@ -136,4 +138,5 @@ def pycls_to_native(
             "zero_init_final_gamma": cfg["BN"]["ZERO_INIT_FINAL_GAMMA"],
         },
         "seed": cfg["RNG_SEED"],
+        "gpus": cfg["NUM_GPUS"],
     }

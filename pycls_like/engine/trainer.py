@@ -34,6 +34,7 @@ from pycls_like.data import build_data
 from pycls_like.data.base import Batch
 from pycls_like.engine import checkpoint as ckpt
 from pycls_like.engine.config import RunConfig
+from pycls_like.engine.distributed import SINGLE, Rank, train_ranks
 from pycls_like.engine.optim import EMA, build_optimizer, lr_at
 from pycls_like.errors import ConfigError
 from pycls_like.results import near_chance
@@ -41,7 +42,7 @@ from pycls_like.results import near_chance
 log = logging.getLogger("pycls_like.train")
 CHECK_EVERY = 50  # steps between host syncs (divergence check, progress bar loss)
 # Keys of the config that may differ when resuming: where a run executes, not what it computes.
-PLACEMENT_KEYS = ("device", "threads")
+PLACEMENT_KEYS = ("device", "threads", "gpus")
 
 
 def train(cfg: RunConfig, out_dir: str | Path, *, max_epochs: int | None = None) -> dict[str, Any]:
@@ -59,6 +60,8 @@ def train(cfg: RunConfig, out_dir: str | Path, *, max_epochs: int | None = None)
     # The thread count and cuDNN autotuning are process-wide: restore them for the caller.
     threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
     try:
+        if cfg.gpus > 1:  # data-parallel: rank processes train, rank 0 writes `out`
+            return train_ranks(cfg, out, max_epochs)
         return _run(cfg, out, max_epochs)
     except Exception as err:
         (out / ckpt.ERROR_FILE).write_text(traceback.format_exc())
@@ -129,8 +132,10 @@ def train_epoch(
     label_smoothing: float = 0.0,
     bf16: bool = False,
     bar: tqdm | None = None,
+    rank: Rank = SINGLE,
 ) -> tuple[torch.Tensor, int, bool]:
-    """One pass over `batches` with lr `lrs[step]`; returns (summed batch_stats, images, diverged)."""
+    """One pass over `batches` with lr `lrs[step]`; returns (summed batch_stats, images, diverged),
+    summed over the ranks of a data-parallel run."""
     model.train()
     device = next(model.parameters()).device
     totals = torch.zeros(3, device=device)
@@ -158,22 +163,28 @@ def train_epoch(
         # sync per second is negligible).
         now = time.perf_counter()
         show = bar is not None and not bar.disable and (step == 0 or now - shown >= 1.0)
-        if (step + 1) % CHECK_EVERY == 0 or show:
+        check = (step + 1) % CHECK_EVERY == 0
+        if check or show:
             mean_loss = totals[0].item() / seen
-            if not math.isfinite(mean_loss):
-                return totals, seen, True
+            # Ranks stop together: they decide at check steps only, all at once.
+            if (check or rank.world == 1) and not rank.all_true(math.isfinite(mean_loss)):
+                return (*rank.reduce(totals, seen), True)
             if bar is not None:
                 rate = seen / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{mean_loss:.3f}", img_s=f"{rate:.0f}", refresh=False)
                 shown = now
         if bar is not None:
             bar.update()
+    totals, seen = rank.reduce(totals, seen)
     return totals, seen, not math.isfinite(totals[0].item())
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, batches: Iterable[Batch], *, bf16: bool = False) -> dict[str, float]:
-    """Test loss and top-1/top-5 errors (%), with one host sync at the end."""
+def evaluate(
+    model: nn.Module, batches: Iterable[Batch], *, bf16: bool = False, rank: Rank = SINGLE
+) -> dict[str, float]:
+    """Test loss and top-1/top-5 errors (%), with one host sync at the end (over all ranks'
+    batches in a data-parallel run)."""
     model.eval()
     device = next(model.parameters()).device
     totals = torch.zeros(3, device=device)
@@ -183,6 +194,7 @@ def evaluate(model: nn.Module, batches: Iterable[Batch], *, bf16: bool = False) 
             logits = model(x).float()
         totals += batch_stats(logits, y, F.cross_entropy(logits, y))
         seen += len(y)
+    totals, seen = rank.reduce(totals, seen)
     loss, top1, top5 = (totals / seen).tolist()
     return {"test_loss": loss, "top1_err": 100 * top1, "top5_err": 100 * top5}
 
@@ -194,14 +206,16 @@ def _peak_mem_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
+def _run(cfg: RunConfig, out: Path, max_epochs: int | None, rank: Rank = SINGLE) -> dict[str, Any]:
+    """The training itself, in this process (or as one rank of a data-parallel run, where
+    only rank 0 writes `out`)."""
     from pycls_like.models import build_model
 
     spec, optim, tcfg = cfg.model, cfg.optim, cfg.train
     # Device, threads, numerics.
-    device = resolve_device(cfg.device)
+    device = rank.device if rank.device is not None else resolve_device(cfg.device)
     cuda = device.type == "cuda"
-    threads = cfg.threads or available_cores()
+    threads = rank.threads(cfg.threads or available_cores())
     torch.set_num_threads(threads)
     torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
     bf16 = tcfg.precision == "bf16" or (tcfg.precision == "auto" and native_bf16(device))
@@ -234,12 +248,15 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
 
     # Resume from the last checkpoint, if any.
     history: list[dict[str, Any]] = []
-    state = ckpt.load_checkpoint(out, device)
+    # Rank 0 reads first: it sets a damaged checkpoint aside, the others read what is left.
+    state = rank.main_first(lambda: ckpt.load_checkpoint(out, device))
     if state is not None:
         _check_same_run(state["config"], cfg, out / ckpt.CHECKPOINT_FILE)
         history = _restore(state, model, optimizer, ema, device)
         log.info("%s: resuming after epoch %d", out, len(history))
-    ckpt.rewrite_metrics(out, history)
+    if rank.main:
+        ckpt.rewrite_metrics(out, history)
+    net = rank.wrap(model)  # what trains: DDP over the ranks, or the model itself
 
     start = len(history)
     stop = optim.epochs if max_epochs is None else min(optim.epochs, start + max_epochs)
@@ -255,13 +272,14 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
             total=steps,
             desc=f"epoch {epoch + 1}/{optim.epochs}",
             unit="step",
-            disable=not (sys.stderr.isatty() and log.isEnabledFor(logging.INFO)),
+            disable=not (rank.main and sys.stderr.isatty() and log.isEnabledFor(logging.INFO)),
         )
-        batches = data.train_batches(bs, epoch_seed(cfg.seed, epoch))
+        batches = data.train_batches(bs, epoch_seed(cfg.seed, epoch), rank.shard)
+        rank.seed_epoch(cfg.seed, epoch)
 
         # Train one epoch, then evaluate (the EMA weights when EMA is on).
         totals, seen, diverged = train_epoch(
-            model,
+            net,
             optimizer,
             batches,
             lrs,
@@ -269,7 +287,10 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
             label_smoothing=tcfg.label_smoothing,
             bf16=bf16,
             bar=bar,
+            rank=rank,
         )
+        # Every rank takes rank 0's BN statistics and EMA: one model to evaluate and save.
+        rank.sync([*model.buffers(), *(ema.state_dict().values() if ema else ())])
         if cuda:
             torch.cuda.synchronize(device)
         train_s = time.perf_counter() - t0
@@ -283,7 +304,10 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
         }
         if not diverged:
             test = evaluate(
-                ema.model if ema else model, data.test_batches(tcfg.test_batch_size), bf16=bf16
+                ema.model if ema else model,
+                data.test_batches(tcfg.test_batch_size, rank.shard),
+                bf16=bf16,
+                rank=rank,
             )
             diverged = not math.isfinite(test["test_loss"])
             row |= test
@@ -296,13 +320,15 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
         }
         history.append(row)
         if diverged:
-            ckpt.append_metrics(out, row)
+            if rank.main:
+                ckpt.append_metrics(out, row)
             log.info("%s: epoch %d diverged (loss %s)", out, epoch + 1, loss)
             break
 
         # Checkpoint first, then the metrics line: metrics never run ahead of the checkpoint.
-        ckpt.save_checkpoint(out, _state(cfg, model, optimizer, ema, device, history))
-        ckpt.append_metrics(out, row)
+        if rank.main:
+            ckpt.save_checkpoint(out, _state(cfg, model, optimizer, ema, device, history))
+            ckpt.append_metrics(out, row)
         log.info(
             "%s: epoch %d/%d  loss %.4f  top1_err %.2f  top5_err %.2f  %.0f img/s",
             out, epoch + 1, optim.epochs, loss, row["top1_err"], row["top5_err"], row["images_per_s"],
@@ -311,8 +337,9 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None) -> dict[str, Any]:
     if not diverged and len(history) < optim.epochs:
         return {"status": "incomplete", "epochs": len(history)}
     result = _result(cfg, history, diverged, device, threads, bf16)
-    ckpt.write_json(out / ckpt.RESULT_FILE, result)
-    (out / ckpt.ERROR_FILE).unlink(missing_ok=True)
+    if rank.main:
+        ckpt.write_json(out / ckpt.RESULT_FILE, result)
+        (out / ckpt.ERROR_FILE).unlink(missing_ok=True)
     return result
 
 

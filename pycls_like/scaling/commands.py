@@ -10,6 +10,7 @@ import yaml
 from pycls_like.cli_options import add_overrides
 from pycls_like.commands import complexity_record, si
 from pycls_like.errors import ConfigError
+from pycls_like.fileio import check_output_file
 from pycls_like.io import load_spec
 from pycls_like.scaling.scaler import scale
 from pycls_like.scaling.strategy import scaling_factors
@@ -39,6 +40,17 @@ def add_scale(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--factors", default="4,16,64", help="with --growth: comma-separated factors"
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --growth: also measure each scaled model (`pycls-like profile`) and fit the "
+        "growth of its forward and training-step time",
+    )
+    parser.add_argument("--device", default="cpu", help="with --profile: cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=32, help="with --profile (default 32)")
+    parser.add_argument("--dtype", default="fp32", help="with --profile: fp32, bf16 or fp16")
+    parser.add_argument("--repeats", type=int, default=10, help="with --profile: timed calls")
+    parser.add_argument("--threads", type=int, help="with --profile: torch threads (default: all)")
 
 
 def _parse_factors(text: str) -> list[float]:
@@ -61,6 +73,21 @@ def _run_growth(args: argparse.Namespace, spec: ModelSpec) -> int:
         for s in factors:
             scaling_factors(strategy, s)  # validate every strategy and factor before any work
     table = growth_exponents(spec, strategies, factors)
+    metrics = METRICS
+    if args.profile:
+        from pycls_like.engine.profile import ProfileSettings, profile_model
+        from pycls_like.scaling.growth import MEASURED, measured_growth
+
+        settings = ProfileSettings(
+            device=args.device,
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            repeats=args.repeats,
+            threads=args.threads,
+        )
+        measured = measured_growth(spec, strategies, factors, lambda s: profile_model(s, settings))
+        table = table.merge(measured, on="strategy")
+        metrics = (*METRICS, *MEASURED)
     if args.json:
         lines = [
             json.dumps({"spec": args.spec, "factors": factors, **row})
@@ -70,11 +97,11 @@ def _run_growth(args: argparse.Namespace, spec: ModelSpec) -> int:
         listed = ", ".join(f"{s:g}" for s in factors)
         lines = [
             f"growth exponents of {args.spec}: y ~ c * s^e over s = {listed} (R^2 in parentheses)",
-            (f"  {'strategy':<14}" + "".join(f"{m:<16}" for m in METRICS)).rstrip(),
+            (f"  {'strategy':<14}" + "".join(f"{m:<16}" for m in metrics)).rstrip(),
         ]
         for row in table.to_dict("records"):
             cells = "".join(
-                f"{row[f'{m}_e']:.3f} ({row[f'{m}_r2']:.3f})".ljust(16) for m in METRICS
+                f"{row[f'{m}_e']:.3f} ({row[f'{m}_r2']:.3f})".ljust(16) for m in metrics
             )
             lines.append(f"  {row['strategy']:<14}{cells}".rstrip())
     print("\n".join(lines))
@@ -126,9 +153,13 @@ def _human(args: argparse.Namespace, spec: ModelSpec, scaled: ModelSpec) -> str:
 
 
 def run_scale(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_file(Path(args.output), "--output")  # before any work
     spec = load_spec(args.spec, args.overrides)
     if args.growth:
         return _run_growth(args, spec)
+    if args.profile:
+        raise ConfigError("--profile measures the models of --growth; add --growth")
     if args.strategy is None or args.factor is None:
         raise ConfigError("--strategy and --factor are required (or use --growth)")
     scaled = scale(spec, args.strategy, args.factor)

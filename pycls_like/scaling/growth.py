@@ -6,7 +6,7 @@ strategies give models that run faster on memory-bound accelerators. Here each s
 at several factors and `y ~ c * s**e` is fit by least squares in log-log space.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,5 +60,28 @@ def growth_exponents(
         for metric in METRICS:
             fit = power_law_fit(factors, [getattr(cx, metric) for cx in counts])
             row[f"{metric}_e"], row[f"{metric}_r2"] = fit.exponent, fit.r2
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+MEASURED = ("fwd_ms", "train_ms")  # figures of a profile record (`engine.profile`)
+
+
+def measured_growth(
+    spec: ModelSpec,
+    strategies: Sequence[str],
+    factors: Sequence[float],
+    measure: Callable[[ModelSpec], dict],
+) -> pd.DataFrame:
+    """Like `growth_exponents`, for measured runtime: `measure(scaled_spec)` returns a profile
+    record and the median of each MEASURED figure is fit as `c * s**e` (the paper's point: the
+    runtime of width-heavy strategies grows slower than that of depth or resolution scaling)."""
+    rows = []
+    for strategy in strategies:
+        records = [measure(scale(spec, strategy, s)) for s in factors]
+        row: dict[str, object] = {"strategy": strategy}
+        for figure in MEASURED:
+            fit = power_law_fit(factors, [r[figure]["median"] for r in records])
+            row[f"{figure}_e"], row[f"{figure}_r2"] = fit.exponent, fit.r2
         rows.append(row)
     return pd.DataFrame(rows)

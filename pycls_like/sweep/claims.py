@@ -1,7 +1,9 @@
 """Claim files: at most one process trains a given run, across workers, launchers and hosts.
 
-A claim is `RUN_DIR/claim.json`, created with O_CREAT|O_EXCL (atomic on local and NFSv3+ disks),
-holding host, pid, start time and a random token. The owner touches its mtime every
+A claim is `RUN_DIR/claim.json`, holding host, pid, start time, launch and a random token. It is
+written to a temporary file and hard-linked into place (atomic and exclusive on local and NFSv3+
+disks), so a claim is complete from the instant it exists: one that cannot be parsed is damaged,
+not being written, and is broken at once (O_CREAT|O_EXCL where links are not supported). The owner touches its mtime every
 `heartbeat_s` seconds. A claim is stale when its process is gone: on this host, the pid is not
 alive; on another host (we cannot see its processes), the heartbeat is older than `stale_after_s`.
 Breaking a stale claim takes a short-lived lock file so that two recoverers cannot both delete it
@@ -10,21 +12,24 @@ and then both create a fresh claim.
 
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pycls_like.fileio import move_aside
 from pycls_like.rundir import CLAIM_FILE
 
 HEARTBEAT_S = 30.0
 STALE_AFTER_S = 300.0  # 10 missed heartbeats: a busy NFS server may delay a few
 BREAK_LOCK_STALE_S = 60.0  # a breaker holds its lock for milliseconds; 60 s means it died
+UNREADABLE_STALE_S = 10.0  # a claim written without links is empty for a moment
 HOST = socket.gethostname()
 
 
@@ -57,24 +62,38 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+_FIELDS = {"host": str, "pid": int, "start": float, "token": str, "launch": str}
+
+
 def read_claim(path: Path) -> Claim | None:
-    """The claim in `path`, or None if there is none or it is still being written."""
+    """The claim in `path`, or None if there is none or it is damaged (any bytes, any JSON)."""
     try:
-        return Claim(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        data = json.loads(path.read_bytes())
+        claim = Claim(**data)
+    except (OSError, ValueError, TypeError, RecursionError):
         return None
+    for key, kind in _FIELDS.items():
+        value = getattr(claim, key)
+        numeric = kind is float and isinstance(value, int) and not isinstance(value, bool)
+        if not (isinstance(value, kind) and not isinstance(value, bool) or numeric):
+            return None
+    if claim.pid <= 0 or not math.isfinite(claim.start):
+        return None
+    return claim
 
 
 def is_stale(path: Path, stale_after_s: float = STALE_AFTER_S) -> bool:
     """A claim whose owner died (same host: pid gone; any host: heartbeat too old)."""
     try:
-        age = time.time() - path.stat().st_mtime
+        age = time.time() - path.lstat().st_mtime
     except FileNotFoundError:
         return False
+    if not path.is_file():
+        return True  # a directory or a dangling link where a claim should be: nobody holds it
     claim = read_claim(path)
     if claim is None:
-        # Being written right now (create, then write), or truncated by a crash long ago.
-        return age > stale_after_s
+        # Damaged; or empty because (claims written without links) it is being written now.
+        return path.stat().st_size > 0 or age > min(stale_after_s, UNREADABLE_STALE_S)
     if claim.host == HOST and not pid_alive(claim.pid):
         return True
     return age > stale_after_s
@@ -83,12 +102,23 @@ def is_stale(path: Path, stale_after_s: float = STALE_AFTER_S) -> bool:
 def is_claimed(run_dir: Path, stale_after_s: float = STALE_AFTER_S) -> bool:
     """True while a live process holds this run."""
     path = run_dir / CLAIM_FILE
-    return path.exists() and not is_stale(path, stale_after_s)
+    return (path.exists() or path.is_symlink()) and not is_stale(path, stale_after_s)
 
 
-def _break_stale(path: Path, stale_after_s: float) -> None:
-    """Delete a stale claim unless someone else replaces it first (guarded by a lock file)."""
-    before = path.read_bytes() if path.exists() else None
+def _contents(path: Path) -> bytes | None:
+    """What the claim holds now, to tell whether it changed (None: absent or not a file)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _break_stale(
+    path: Path, stale_after_s: float, on_stale: Callable[[Claim], None] | None = None
+) -> None:
+    """Delete a stale claim unless someone else replaces it first (guarded by a lock file).
+    `on_stale` hears about the dead claim first (its attempt may never have been recorded)."""
+    before = _contents(path)
     lock = path.with_name(path.name + ".break")
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -100,32 +130,60 @@ def _break_stale(path: Path, stale_after_s: float) -> None:
     try:
         with contextlib.suppress(FileNotFoundError):
             # Re-check under the lock: the claim may have been broken and re-taken meanwhile.
-            if path.read_bytes() == before and is_stale(path, stale_after_s):
-                path.unlink()
+            if _contents(path) == before and is_stale(path, stale_after_s):
+                dead = read_claim(path)
+                if dead is not None and on_stale is not None:
+                    on_stale(dead)
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
+                else:
+                    move_aside(path)  # a directory in its place: kept for inspection
     finally:
         os.close(fd)
         lock.unlink(missing_ok=True)
 
 
+def _create(path: Path, claim: Claim) -> bool:
+    """Create the claim file whole, only if there is none; False if one exists."""
+    tmp = path.with_name(f".{path.name}.{claim.token}")
+    with open(tmp, "w") as f:
+        f.write(claim.to_json())
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links on this file system: exclusive create, then write
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(claim.to_json())
+            f.flush()
+            os.fsync(f.fileno())
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def try_claim(
-    run_dir: Path, launch: str = "", stale_after_s: float = STALE_AFTER_S
+    run_dir: Path,
+    launch: str = "",
+    stale_after_s: float = STALE_AFTER_S,
+    on_stale: Callable[[Claim], None] | None = None,
 ) -> Claim | None:
     """Atomically claim a run; returns the claim, or None if a live process holds it."""
     path = run_dir / CLAIM_FILE
     claim = Claim(HOST, os.getpid(), time.time(), uuid.uuid4().hex, launch)
     for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            if not is_stale(path, stale_after_s):
-                return None
-            _break_stale(path, stale_after_s)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(claim.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        return claim
+        if _create(path, claim):
+            return claim
+        if not is_stale(path, stale_after_s):
+            return None
+        _break_stale(path, stale_after_s, on_stale)
     return None
 
 

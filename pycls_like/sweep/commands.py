@@ -4,8 +4,10 @@
     pycls-like sweep setup SWEEP.yaml        sample runs into SWEEP_DIR/runs/<id>/ (adds, never changes)
     pycls-like sweep launch SWEEP.yaml|DIR   train every run that is not finished
     pycls-like sweep collect SWEEP.yaml|DIR  write SWEEP_DIR/results.csv (+ .parquet)
-    pycls-like sweep status SWEEP.yaml|DIR   done / running / failed / diverged / pending, ETA
+    pycls-like sweep status SWEEP.yaml|DIR   done / running / failed / diverged / corrupt / pending
 
+Exit codes (`sweep` and `sweep launch`): 0 when every run finished (complete or diverged), 3 when
+runs failed or are corrupt, 4 when runs are still pending or running elsewhere, 2 for bad input.
 Only the standard library is imported here; the sweep modules load when a command runs.
 """
 
@@ -45,16 +47,17 @@ def _split(target: list[str]) -> tuple[str, str]:
 def run_sweep(args: argparse.Namespace) -> int:
     from pycls_like.errors import ConfigError
     from pycls_like.sweep.collect import collect
-    from pycls_like.sweep.config import check_launcher_available, load_sweep_config
+    from pycls_like.sweep.config import load_sweep_config
     from pycls_like.sweep.launch import format_summary, launch
+    from pycls_like.sweep.preflight import preflight
     from pycls_like.sweep.setup import setup
     from pycls_like.sweep.status import format_status, status_json, sweep_status
 
     action, target = _split(args.target)
     config = load_sweep_config(target, args.overrides)
-    if action in ("all", "launch"):
-        check_launcher_available(config.launcher)  # before setup writes anything
-    elif action != "setup" and not config.sweep_dir.is_dir():
+    if action in ("all", "launch", "setup"):  # before setup writes or a launch trains anything
+        preflight(config, train=action != "setup")
+    elif not config.sweep_dir.is_dir():
         raise ConfigError(
             "no such sweep directory (run `pycls-like sweep setup` first)",
             source=str(config.sweep_dir),
@@ -63,15 +66,17 @@ def run_sweep(args: argparse.Namespace) -> int:
     if action in ("all", "setup"):
         report = setup(config)
         say(report.describe())
+    code = 0
     if action in ("launch", "all"):
         if action == "launch":
             setup(config, check_only=True)  # the sweep dir exists and holds this population
         summary = launch(config, quiet=args.quiet)
         say(format_summary(summary))
+        code = summary.exit_code
     if action in ("all", "collect"):
         table = collect(config.sweep_dir)
         say(f"collected {len(table)} runs into {config.sweep_dir / 'results.csv'}")
     if action in ("all", "status"):
         status = sweep_status(config.sweep_dir)  # failed runs are results to report, exit 0
         print(status_json(status) if args.json else format_status(status))
-    return 0
+    return code

@@ -48,6 +48,7 @@ from typing import Any
 
 from pycls_like.errors import ConfigError
 from pycls_like.io import apply_overrides, read_yaml
+from pycls_like.limits import check_number
 from pycls_like.sweep.launchers import check_available, get_launcher
 
 # Keys that define the population: changing any of them on an existing sweep dir is refused.
@@ -147,6 +148,10 @@ def _check_fields(data: dict[str, Any], cls: type, source: str | None, prefix: s
         ):
             names = " or ".join(k.__name__ for k in kinds)
             raise ConfigError(f"must be {names}, got {value!r}", key=path, source=source)
+        try:
+            check_number(value, path)
+        except ConfigError as err:
+            raise err.located(source=source) from None
 
 
 def _at_least(value: int | None, low: int, key: str, source: str | None) -> None:

@@ -4,7 +4,8 @@ Workers are `python -m pycls_like.sweep.worker` subprocesses in their own sessio
 Ctrl-C reaches only the driver, which decides: first Ctrl-C -> SIGINT to the workers (finish the
 current run, take no new one); second Ctrl-C -> SIGTERM (abandon now, claims released). A
 SIGKILLed driver cannot forward anything: workers notice that their parent is gone and abandon.
-On GPUs each worker sees its own devices (CUDA_VISIBLE_DEVICES); on CPU, workers x threads is
+On GPUs each worker sees its own devices (CUDA_VISIBLE_DEVICES) and trains each run over all
+of them (`gpus_per_run: k`: k data-parallel processes per run); on CPU, workers x threads is
 kept within the cores.
 """
 
@@ -97,6 +98,8 @@ def _spawn(sweep_dir: Path, slot: Slot, index: int, launch: str, retries: int) -
         str(slot.threads),
         "--driver-pid",
         str(os.getpid()),
+        "--gpus",
+        str(len(slot.gpus) if slot.gpus else 1),
     ]
     logs = sweep_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -123,7 +126,8 @@ def _record_worker_death(sweep_dir: Path, proc: subprocess.Popen) -> None:
     for run_dir in run_dirs(sweep_dir):
         claim = read_claim(run_dir / CLAIM_FILE)
         if claim is not None and claim.host == HOST and claim.pid == proc.pid:
-            record_crash(run_dir, f"worker process {proc.pid} exited with code {proc.returncode}")
+            message = f"worker process {proc.pid} exited with code {proc.returncode}"
+            record_crash(run_dir, message, claim)
 
 
 def launch_local(sweep_dir: Path, launcher: LauncherConfig, launch: str, monitor: Monitor) -> None:

@@ -4,6 +4,8 @@ Tasks go to a running cluster (`launcher.ray.address`, else $RAY_ADDRESS) or to 
 for this launch. A task runs `worker.execute_run`, so claims, retries and failure records are the
 same as with the local launcher; Ray's own task retries are off (max_retries=0) for that reason.
 On a multi-node cluster the sweep directory must be on a file system every node sees.
+A run with `gpus_per_run: k` is one task asking for k GPUs (so on one node) that trains the run
+over k processes of its own, each on one of the task's GPUs.
 """
 
 import logging
@@ -32,7 +34,8 @@ def _connect(launcher: LauncherConfig) -> bool:
     threads = launcher.threads_per_worker or 1
     cpus = launcher.workers * threads if launcher.workers else cpu_count()
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-    ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+    # Ray runs workers at nice 15 by default: beside any other job a local sweep would crawl.
+    ray.init(num_cpus=cpus, include_dashboard=False, _system_config={"worker_niceness": 0}, **quiet)
     return True
 
 
@@ -84,7 +87,8 @@ def launch_ray(
             while queue or in_flight:
                 while queue and len(in_flight) < cap:
                     run_dir = queue.pop(0)
-                    args = (str(run_dir), launch, launcher.retries, num_cpus)
+                    gpus = max(1, int(num_gpus))  # processes; a fraction of a GPU is one
+                    args = (str(run_dir), launch, launcher.retries, num_cpus, gpus)
                     in_flight[task.remote(*args)] = run_dir
                 _wait(in_flight, monitor)
         except KeyboardInterrupt:

@@ -1,6 +1,8 @@
 """Slurm launcher: one submitit job array, one array task per unfinished run.
 
 Each task runs `worker.execute_run` (claims, retries, failure records as everywhere else).
+With `gpus_per_run: k` a task gets k GPUs of one node and trains its run over k processes that
+it starts itself (one Slurm task per run, not one per GPU: no srun step or torchrun needed).
 `max_concurrent` becomes the array's `%` limit (slurm_array_parallelism). Ctrl-C while waiting
 only stops the waiting: the array keeps running on the cluster (scancel to stop it), and a later
 `sweep launch` skips what it finished. `cluster: local|debug` runs the same submission through
@@ -61,10 +63,16 @@ def launch_slurm(
     if not todo:
         return
     executor = make_executor(sweep_dir, launcher, name, len(todo))
-    threads = executor_parameters(launcher, name, len(todo))["cpus_per_task"]
+    params = executor_parameters(launcher, name, len(todo))
+    threads, gpus = params["cpus_per_task"], max(1, params["gpus_per_node"])
     n = len(todo)
     jobs = executor.map_array(
-        execute_run, [str(d) for d in todo], [launch] * n, [launcher.retries] * n, [threads] * n
+        execute_run,
+        [str(d) for d in todo],
+        [launch] * n,
+        [launcher.retries] * n,
+        [threads] * n,
+        [gpus] * n,
     )
     array_id = str(jobs[0].job_id).split("_")[0]
     monitor.say(f"slurm launcher: submitted {n} run(s) as array {array_id}")

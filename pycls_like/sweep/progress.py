@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from pycls_like.sweep.claims import is_claimed
-from pycls_like.sweep.rundir import FINISHED, attempts_in_launch, read_result, status_of
+from pycls_like.sweep.rundir import (
+    CORRUPT,
+    FINISHED,
+    attempts_in_launch,
+    config_problem,
+    read_result,
+    status_of,
+)
 
 
 class Monitor:
@@ -27,7 +34,9 @@ class Monitor:
         self.todo = list(todo)
         self.over: set[Path] = set()  # runs whose task/job returned: no more attempts this launch
         self.launch, self.retries = launch, retries
+        # What this launch did; runs that other invocations finished meanwhile are counted apart.
         self.counts = {"complete": 0, "diverged": 0, "failed": 0}
+        self.elsewhere = 0
         self.total, self.done_before = total, total - len(todo)
         self.stream = sys.stderr
         self.bar = None
@@ -56,10 +65,10 @@ class Monitor:
         result, problem = read_result(run_dir)
         if result is not None and result["status"] in FINISHED:
             return result["status"], result
-        if is_claimed(run_dir):
-            return None
+        if is_claimed(run_dir) or config_problem(run_dir) is not None:
+            return None  # running, or waiting for the launch to rebuild its config
         over = run_dir in self.over or attempts_in_launch(run_dir, self.launch) > self.retries
-        if over and status_of(run_dir, result, problem) == "failed":
+        if over and status_of(run_dir, result, problem) in ("failed", CORRUPT):
             return "failed", result
         return None
 
@@ -71,7 +80,11 @@ class Monitor:
                 continue
             self.todo.remove(run_dir)
             status, result = ended
-            self.counts[status] += 1
+            if status in FINISHED and not attempts_in_launch(run_dir, self.launch):
+                self.elsewhere += 1  # trained by another invocation on this sweep
+                status = "elsewhere"
+            else:
+                self.counts[status] += 1
             if self.bar is not None:
                 self.bar.set_postfix_str(self._postfix(), refresh=False)
                 self.bar.update(1)
@@ -79,15 +92,18 @@ class Monitor:
                 self._print_line(run_dir.name, status, result or {})
 
     def _print_line(self, run: str, status: str, result: dict[str, Any]) -> None:
-        finished = self.done_before + sum(self.counts.values())
+        finished = self.done_before + sum(self.counts.values()) + self.elsewhere
         width = len(str(self.total))
         line = f"[{finished:>{width}}/{self.total}] {run} {status}"
-        if status in FINISHED and result.get("top1_err") is not None:
-            line += f"  top1_err {result['top1_err']:.2f}"
-        if result.get("train_time_s") is not None:
-            line += f"  ({result['train_time_s']:.1f} s)"
+        if status == "elsewhere":
+            line = f"{line[: -len(status)]}finished by another launch"
+        err, secs = result.get("top1_err"), result.get("train_time_s")
+        if status in FINISHED and isinstance(err, int | float):
+            line += f"  top1_err {err:.2f}"
+        if isinstance(secs, int | float):
+            line += f"  ({secs:.1f} s)"
         if status == "failed" and result.get("error"):
-            line += f"  {result['error']}"
+            line += f"  {str(result['error'])[:200]}"
         print(line, file=self.stream, flush=True)
 
     def close(self) -> None:

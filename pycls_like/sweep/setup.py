@@ -17,12 +17,19 @@ import yaml
 
 from pycls_like.complexity import complexity
 from pycls_like.errors import ConfigError
-from pycls_like.fileio import write_atomic
+from pycls_like.fileio import move_aside, write_atomic
 from pycls_like.io import read_yaml
 from pycls_like.plan import block_widths
 from pycls_like.specs import ModelSpec, spec_to_dict
 from pycls_like.sweep.config import POPULATION_KEYS, SweepConfig, sweep_from_dict
-from pycls_like.sweep.rundir import CONFIG_FILE, SAMPLE_FILE, run_dirs, run_id
+from pycls_like.sweep.rundir import (
+    CONFIG_FILE,
+    SAMPLE_FILE,
+    config_damage,
+    read_json,
+    run_dirs,
+    run_id,
+)
 
 if TYPE_CHECKING:  # imported lazily at run time (torch, numpy)
     from pycls_like.design.population import Sample
@@ -39,12 +46,19 @@ class SetupReport:
     sweep_dir: Path
     existing: int
     added: int
+    rebuilt: tuple[str, ...] = ()  # ids of runs whose damaged or missing files were rewritten
 
     def describe(self) -> str:
         total = self.existing + self.added
-        if not self.added:
-            return f"{self.sweep_dir}: {total} runs already set up"
-        return f"{self.sweep_dir}: set up {self.added} new runs ({total} in all)"
+        line = (
+            f"{self.sweep_dir}: set up {self.added} new runs ({total} in all)"
+            if self.added
+            else f"{self.sweep_dir}: {total} runs already set up"
+        )
+        if self.rebuilt:
+            shown = ", ".join(self.rebuilt[:10]) + (", ..." if len(self.rebuilt) > 10 else "")
+            line += f"; rebuilt the files of {len(self.rebuilt)} damaged run(s): {shown}"
+        return line
 
 
 def resolve_space(config: SweepConfig) -> tuple[dict[str, Any], str, Path]:
@@ -144,34 +158,86 @@ def _check_same_population(
             )
 
 
-def setup(config: SweepConfig, check_only: bool = False) -> SetupReport:
-    """Write sweep.yaml and any missing run directories (up to n); `check_only` writes nothing."""
+def damaged_files(run_dir: Path, thorough: bool = True) -> list[str]:
+    """The files setup writes that are missing or unusable (`thorough`: also parse them;
+    otherwise only check that they are files, cheap enough for every launch)."""
+    out = []
+    for name in (SAMPLE_FILE, CONFIG_FILE):
+        path = run_dir / name
+        if not path.is_file() or thorough and not _parses(path):
+            out.append(name)
+    return out
+
+
+def _parses(path: Path) -> bool:
+    if path.name == SAMPLE_FILE:
+        return read_json(path)[0] is not None
+    return config_damage(path.parent) is None
+
+
+def _stored_n(stored: dict[str, Any], sweep_file: Path) -> int:
+    n = stored.get("n")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"must be a count, got {n!r}", key="n", source=str(sweep_file))
+    return n
+
+
+def setup(config: SweepConfig, check_only: bool = False, repair_only: bool = False) -> SetupReport:
+    """Write sweep.yaml and any missing run directories (up to n), and rewrite the config and
+    sample of runs whose files are damaged or missing (damaged ones are moved aside, kept).
+    `check_only` writes nothing; `repair_only` (every launch) only rebuilds runs whose files are
+    missing, without sampling unless there is one, adding runs or touching sweep.yaml."""
     sweep_dir = config.sweep_dir
+    sweep_file = sweep_dir / SWEEP_FILE
+    existing = run_dirs(sweep_dir)
+    broken = {p.name: files for p in existing if (files := damaged_files(p, not repair_only))}
+    if repair_only and not broken:
+        return SetupReport(sweep_dir, len(existing), 0)
     space_data = resolve_space(config)
     space = build_space(config, space_data)
     resolved = {**config.to_dict(), "space": space_data[0]}
-    sweep_file = sweep_dir / SWEEP_FILE
-    existing = run_dirs(sweep_dir)
     if sweep_file.exists():
         stored = read_yaml(sweep_file)
         _check_same_population(stored, resolved, sweep_dir, config.source)
-        resolved["n"] = max(int(stored.get("n", 0)), config.n)
-    elif check_only:
+        n = _stored_n(stored, sweep_file)
+        resolved["n"] = n if repair_only else max(n, config.n)
+    elif check_only or repair_only:
         msg = "not set up yet (run `pycls-like sweep setup` first)"
         raise ConfigError(msg, source=str(sweep_dir))
     if check_only:
         return SetupReport(sweep_dir, len(existing), 0)
-    have = {p.name for p in existing}
+    have = {p.name for p in existing} - set(broken)
     samples = [s for s in space.sample(resolved["n"], config.seed) if run_id(s.index) not in have]
     # Every run config is validated before anything is written: a bad base leaves no sweep dir.
     runs = [(run_id(s.index), s, run_config(config.base, s, config.source)) for s in samples]
     sweep_from_dict(copy.deepcopy(resolved), str(sweep_file))  # what we write must load back
-    (sweep_dir / "runs").mkdir(parents=True, exist_ok=True)
-    write_atomic(sweep_file, yaml.safe_dump(resolved, sort_keys=False))
+    _make_dir(sweep_dir / "runs")
+    if not repair_only:
+        write_atomic(sweep_file, yaml.safe_dump(resolved, sort_keys=False))
     for rid, sample, run in runs:
         run_dir = sweep_dir / "runs" / rid
         run_dir.mkdir(exist_ok=True)
-        write_atomic(run_dir / SAMPLE_FILE, json.dumps(_sample_record(rid, sample, run.model)))
-        text = yaml.safe_dump(run.to_dict(), sort_keys=False)
-        write_atomic(run_dir / CONFIG_FILE, text)  # last: its presence marks the run as set up
-    return SetupReport(sweep_dir, len(existing), len(runs))
+        # A run that exists keeps its usable files (a config edited by hand stays as it is).
+        write = broken.get(rid, (SAMPLE_FILE, CONFIG_FILE))
+        if SAMPLE_FILE in write:
+            record = json.dumps(_sample_record(rid, sample, run.model))
+            _write_run_file(run_dir / SAMPLE_FILE, record)
+        if CONFIG_FILE in write:  # last: its presence marks the run as set up
+            _write_run_file(run_dir / CONFIG_FILE, yaml.safe_dump(run.to_dict(), sort_keys=False))
+    rebuilt = tuple(sorted(set(broken) & {rid for rid, _, _ in runs}))
+    return SetupReport(sweep_dir, len(existing) - len(rebuilt), len(runs) - len(rebuilt), rebuilt)
+
+
+def _make_dir(path: Path) -> None:
+    """`mkdir -p`, a one-line error naming the path when it cannot be made (a file in its way)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create directory: {err.strerror}", source=str(path)) from None
+
+
+def _write_run_file(path: Path, text: str) -> None:
+    """Rewrite a run file; a damaged one (or a directory in its place) is moved aside first."""
+    if path.exists() or path.is_symlink():
+        move_aside(path)
+    write_atomic(path, text)

@@ -5,10 +5,11 @@ any machine that sees the sweep directory.
 """
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pycls_like.sweep.rundir import FINISHED, last_error_line, read_result, run_dirs, status_of
+from pycls_like.sweep.rundir import FINISHED, problem_of, read_result, run_dirs, status_of
 
 LABELS = {
     "complete": "done",
@@ -16,6 +17,7 @@ LABELS = {
     "failed": "failed",
     "diverged": "diverged",
     "pending": "pending",
+    "corrupt": "corrupt",  # damaged or missing config.yaml / result.json (the reason is listed)
 }
 
 
@@ -29,6 +31,7 @@ class SweepStatus:
     workers: int
     failed: list[tuple[str, str]] = field(default_factory=list)  # (run id, last error line)
     near_chance: list[str] = field(default_factory=list)  # complete runs that learned ~nothing
+    corrupt: list[tuple[str, str]] = field(default_factory=list)  # (run id, what is damaged)
 
     @property
     def total(self) -> int:
@@ -49,31 +52,33 @@ def _configured_workers(sweep_dir: Path) -> int:
 
     try:
         launcher = read_yaml(sweep_dir / "sweep.yaml").get("launcher") or {}
-    except ValueError:
+        return max(1, int(launcher.get("workers") or launcher.get("max_concurrent") or 1))
+    except (ValueError, TypeError, AttributeError):  # a damaged sweep.yaml: status still works
         return 1
-    return int(launcher.get("workers") or launcher.get("max_concurrent") or 1)
 
 
 def sweep_status(sweep_dir: str | Path) -> SweepStatus:
     """Count runs by status from the run directories."""
     sweep_dir = Path(sweep_dir)
     counts = dict.fromkeys(LABELS, 0)
-    times, failed, near = [], [], []
+    times, failed, near, corrupt = [], [], [], []
     for run_dir in run_dirs(sweep_dir):
         result, problem = read_result(run_dir)
         status = status_of(run_dir, result, problem)
         counts[status] += 1
-        if status in FINISHED and result.get("train_time_s") is not None:
-            times.append(float(result["train_time_s"]))
+        seconds = result.get("train_time_s") if status in FINISHED else None
+        if isinstance(seconds, int | float) and math.isfinite(seconds):
+            times.append(float(seconds))
         if status == "complete" and result.get("near_chance"):
             near.append(run_dir.name)
         if status == "failed":
-            why = problem or (result or {}).get("error") or last_error_line(run_dir) or "unknown"
-            failed.append((run_dir.name, why))
+            failed.append((run_dir.name, problem_of(run_dir, result, problem)))
+        if status == "corrupt":
+            corrupt.append((run_dir.name, problem_of(run_dir, result, problem)))
     mean = sum(times) / len(times) if times else None
     # The runs in flight right now are the best estimate of parallelism while a launch is on.
     workers = max(counts["running"], _configured_workers(sweep_dir), 1)
-    return SweepStatus(str(sweep_dir), counts, mean, workers, failed, near)
+    return SweepStatus(str(sweep_dir), counts, mean, workers, failed, near, corrupt=corrupt)
 
 
 def _duration(seconds: float) -> str:
@@ -99,6 +104,8 @@ def format_status(status: SweepStatus) -> str:
         lines.append("ETA unknown until a run finishes")
     for run, error in status.failed:
         lines.append(f"failed {run}: {error}")
+    for run, why in status.corrupt:
+        lines.append(f"corrupt {run}: {why}")
     if status.near_chance:
         lines.append(
             f"near chance ({len(status.near_chance)} complete runs within 2 points of guessing: "
@@ -118,6 +125,7 @@ def status_json(status: SweepStatus) -> str:
             "workers": status.workers,
             "eta_s": status.eta_s,
             "failed_runs": dict(status.failed),
+            "corrupt_runs": dict(status.corrupt),
             "near_chance_runs": status.near_chance,
         }
     )

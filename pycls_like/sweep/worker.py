@@ -4,6 +4,8 @@
 worker process (`python -m pycls_like.sweep.worker SWEEP_DIR ...`) that claims runs one after
 another until none is left. Either way, a run that raises is recorded as failed (traceback in
 `error.txt`) and retried up to `retries` times within one launch, and never stops the others.
+`gpus` is how many GPUs the launcher gave the run: the engine trains it data-parallel over as
+many processes (one task per run, which starts its own k processes).
 """
 
 import argparse
@@ -16,30 +18,49 @@ import time
 import traceback
 from pathlib import Path
 
-from pycls_like.fileio import write_atomic
+from pycls_like.fileio import move_aside, write_atomic
 from pycls_like.sweep.claims import Claim, heartbeat, release, try_claim
 from pycls_like.sweep.rundir import (
-    ATTEMPTS_FILE,
     CONFIG_FILE,
+    CORRUPT,
     ERROR_FILE,
     FINISHED,
     RESULT_FILE,
+    attempt_recorded,
     attempts_in_launch,
+    config_damage,
+    config_problem,
     is_finished,
     read_result,
+    record_attempt,
+    repair,
     run_dirs,
 )
 
 
-def _record_attempt(run_dir: Path, launch: str) -> None:
+def _record_attempt(run_dir: Path, launch: str, token: str) -> None:
     entry = {
         "launch": launch,
+        "token": token,
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "time": time.time(),
     }
-    with open(run_dir / ATTEMPTS_FILE, "a") as f:
-        f.write(json.dumps(entry) + "\n")
+    record_attempt(run_dir, entry)
+
+
+def note_lost_attempt(run_dir: Path, claim: Claim) -> None:
+    """A claim whose holder died before recording its attempt (killed between the claim and the
+    attempt line) still counts as an attempt of its launch. Attempts are counted by token, so
+    the worker's own line and this one, if both exist, count once."""
+    if claim.launch and not attempt_recorded(run_dir, claim.token):
+        entry = {"launch": claim.launch, "token": claim.token, "host": claim.host}
+        record_attempt(run_dir, {**entry, "pid": claim.pid, "time": time.time(), "lost": True})
+
+
+def claim_run(run_dir: Path, launch: str) -> Claim | None:
+    """`try_claim`, counting the attempt of a dead holder whose claim it breaks."""
+    return try_claim(run_dir, launch, on_stale=lambda dead: note_lost_attempt(run_dir, dead))
 
 
 def _record_failure(run_dir: Path, tb: str) -> None:
@@ -52,20 +73,36 @@ def _record_failure(run_dir: Path, tb: str) -> None:
         write_atomic(run_dir / RESULT_FILE, json.dumps({"status": "failed", "error": error}))
 
 
-def record_crash(run_dir: Path, message: str) -> None:
+def record_crash(run_dir: Path, message: str, claim: Claim | None = None) -> None:
     """A run whose process died (killed, out of memory, timed out) before recording anything."""
+    if claim is not None:
+        note_lost_attempt(run_dir, claim)
     if not is_finished(run_dir):
         _record_failure(run_dir, message.rstrip() + "\n")
 
 
-def train_once(run_dir: Path, threads: int | None = None) -> str:
+def damaged_config(run_dir: Path) -> bool:
+    """A config.yaml that cannot train anything (damaged bytes, a cut file, an invalid edit) is
+    moved aside (kept) and recorded; `sweep launch` rebuilds it from the sweep config."""
+    problem = config_damage(run_dir)
+    if problem is None:
+        return False
+    path = run_dir / CONFIG_FILE
+    if path.exists() or path.is_symlink():
+        move_aside(path)
+    _record_failure(run_dir, f"corrupt run config ({problem}); moved aside to be rebuilt\n")
+    return True
+
+
+def train_once(run_dir: Path, threads: int | None = None, gpus: int | None = None) -> str:
     """One attempt through the engine, which resumes from the run's checkpoint if there is one."""
     try:
         from pycls_like.engine.config import load_run_config
         from pycls_like.engine.trainer import train
 
-        # Threads are placement, not part of the run: the engine accepts them on resume.
+        # Threads and GPUs are placement, not part of the run: the engine accepts them on resume.
         overrides = [f"threads={threads}"] if threads else []
+        overrides += [f"gpus={gpus}"] if gpus else []
         return train(load_run_config(run_dir / CONFIG_FILE, overrides), run_dir)["status"]
     except Exception:
         _record_failure(run_dir, traceback.format_exc())
@@ -79,30 +116,48 @@ def run_claimed(
     retries: int,
     threads: int | None = None,
     driver_pid: int | None = None,
+    gpus: int | None = None,
 ) -> str:
     """Train a run we hold until it finishes or its attempts run out; always releases the claim."""
     try:
         if is_finished(run_dir):  # finished by another process between our scan and our claim
             return read_result(run_dir)[0]["status"]
-        status = "failed"
+        for line in repair(run_dir):
+            print(f"{run_dir.name}: {line}", flush=True)
+        if damaged_config(run_dir):
+            return CORRUPT  # not an attempt: the run never started
+        status, tries = "failed", 0
         with heartbeat(run_dir, claim, driver_pid=driver_pid):
             while status not in FINISHED and attempts_in_launch(run_dir, launch) <= retries:
-                _record_attempt(run_dir, launch)
-                status = train_once(run_dir, threads)
+                if tries:
+                    repair(run_dir)
+                # The claim's token names the first attempt: whoever finds this claim dead
+                # records that attempt if we could not (see `note_lost_attempt`).
+                _record_attempt(
+                    run_dir, launch, claim.token if not tries else f"{claim.token}-{tries}"
+                )
+                tries += 1
+                status = train_once(run_dir, threads, gpus)
         return status
     finally:
         release(run_dir, claim)
 
 
-def execute_run(run_dir: str | Path, launch: str, retries: int, threads: int | None = None) -> str:
+def execute_run(
+    run_dir: str | Path,
+    launch: str,
+    retries: int,
+    threads: int | None = None,
+    gpus: int | None = None,
+) -> str:
     """Run one run if nobody else is (Ray task / Slurm job body); returns its status or 'skipped'."""
     run_dir = Path(run_dir)
     if is_finished(run_dir):
         return "skipped"
-    claim = try_claim(run_dir, launch)
+    claim = claim_run(run_dir, launch)
     if claim is None:
         return "skipped"
-    return run_claimed(run_dir, claim, launch, retries, threads)
+    return run_claimed(run_dir, claim, launch, retries, threads, gpus=gpus)
 
 
 def claim_next(sweep_dir: Path, launch: str, retries: int) -> tuple[Path, Claim] | None:
@@ -110,14 +165,21 @@ def claim_next(sweep_dir: Path, launch: str, retries: int) -> tuple[Path, Claim]
     for run_dir in run_dirs(sweep_dir):
         if is_finished(run_dir) or attempts_in_launch(run_dir, launch) > retries:
             continue
-        claim = try_claim(run_dir, launch)
+        if config_problem(run_dir) is not None:
+            continue  # missing config: the launch rebuilds it, then a worker trains the run
+        claim = claim_run(run_dir, launch)
         if claim is not None:
             return run_dir, claim
     return None
 
 
 def worker_loop(
-    sweep_dir: Path, launch: str, retries: int, threads: int | None, driver_pid: int
+    sweep_dir: Path,
+    launch: str,
+    retries: int,
+    threads: int | None,
+    driver_pid: int,
+    gpus: int | None = None,
 ) -> None:
     """Claim and train runs until none is left, SIGINT asks to stop after the current one, or
     the driver is gone (SIGKILLed drivers cannot tell us; we are then no longer its child)."""
@@ -137,7 +199,7 @@ def worker_loop(
         if claimed is None:
             return
         run_dir, claim = claimed
-        status = run_claimed(run_dir, claim, launch, retries, threads, driver_pid)
+        status = run_claimed(run_dir, claim, launch, retries, threads, driver_pid, gpus)
         print(f"{run_dir.name} {status}", flush=True)
 
 
@@ -149,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--retries", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--gpus", type=int, default=None, help="GPUs (processes) per run")
     parser.add_argument("--driver-pid", type=int, required=True, help="exit when it is gone")
     args = parser.parse_args(argv)
-    worker_loop(args.sweep_dir, args.launch, args.retries, args.threads, args.driver_pid)
+    worker_loop(args.sweep_dir, args.launch, args.retries, args.threads, args.driver_pid, args.gpus)
     return 0
 
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# GPU checks, one section per issue, all writing into one output directory and one table.
+#   bash tools/gpu_check.sh            (from the repository root; needs a CUDA build of torch)
+# Output: $OUT (default gpu_check_out/): one folder per section, and summary.tsv with one line
+# per section: section, status (ok|failed|skipped), seconds, the folder with its figures.
+# Each section is independent: a failing one is recorded and the next one runs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=.
+PY=${PYTHON:-python3}
+OUT=${OUT:-gpu_check_out}
+mkdir -p "$OUT"
+SUMMARY="$OUT/summary.tsv"
+printf 'section\tstatus\tseconds\toutput\n' > "$SUMMARY"
+
+section() {  # section NAME FUNCTION: run FUNCTION with $DIR set, record its status and time
+  local name=$1 fn=$2 start status
+  DIR="$OUT/$name"
+  mkdir -p "$DIR"
+  echo "== $name"
+  start=$(date +%s)
+  if "$fn" > >(tee "$DIR/stdout.txt") 2> >(tee "$DIR/stderr.txt" >&2); then status=ok; else status=failed; fi
+  printf '%s\t%s\t%s\t%s\n' "$name" "$status" "$(( $(date +%s) - start ))" "$DIR" >> "$SUMMARY"
+}
+
+if ! $PY -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+  echo "no CUDA device visible to torch: nothing to check" >&2
+  printf 'all\tskipped\t0\t-\n' >> "$SUMMARY"
+  exit 0
+fi
+$PY -c 'import torch; print("torch", torch.__version__, "on", torch.cuda.get_device_name(0))'
+
+# ---------------------------------------------------------------------------------------------
+# Issue 16: measured runtime and memory vs flops / params / acts (about 1 minute on an H200).
+# RegNetX, RegNetY and EfficientNet presets at 224 px, bf16 autocast, batch 256: at batch 32 an
+# H200 is launch-bound (RegNetX-200MF and 32GF steps took 19 and 43 ms), so a larger batch is
+# needed for times that follow the work. Prints the per-model table, then the log-log fits
+# (R^2 and exponent with 95% bootstrap intervals) and the timing noise; results.csv in $DIR.
+# The paper's claim to check: on a GPU, acts predicts runtime better than flops
+# (R^2(acts) - R^2(flops) > 0 with an interval above 0, see `analysis.runtime.r2_differences`).
+issue16_profile() {
+  local models=(
+    RegNetX-200MF RegNetX-400MF RegNetX-800MF RegNetX-1.6GF RegNetX-3.2GF RegNetX-6.4GF
+    RegNetX-12GF RegNetY-200MF RegNetY-400MF RegNetY-800MF RegNetY-1.6GF RegNetY-3.2GF
+    RegNetY-6.4GF RegNetY-12GF EfficientNet-B0 EfficientNet-B1 EfficientNet-B2 EfficientNet-B3
+    EfficientNet-B4
+  )
+  $PY -m pycls_like profile "${models[@]}" --out "$DIR/population" --device cuda --dtype bf16 \
+    --resolution 224 --batch-size "${ISSUE16_BATCH:-256}" --warmup 5 --repeats 15 &&
+  $PY - "$DIR/population/results.csv" <<'PYEOF'
+import sys
+import pandas as pd
+from pycls_like.analysis.runtime import r2_differences
+for r in r2_differences(pd.read_csv(sys.argv[1])).itertuples():
+    verdict = "acts better" if r.lo > 0 else "flops better" if r.hi < 0 else "no clear winner"
+    print(f"R^2(acts) - R^2(flops), {r.figure}: {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]: {verdict}")
+PYEOF
+}
+section issue16_profile issue16_profile
+
+# ---------------------------------------------------------------------------------------------
+# Issue 17: the conv-stem study at 64 px (about 2.5 minutes on an H200). The shipped study
+# (examples/studies/vit_stem_stability.yaml) on its 64 px ViTP/ViTC pair (35.4 / 34.0 MF), 96
+# sampled training settings, 10,000 synthetic images, 8 runs packed on the GPU. Training stops
+# after ISSUE17_BUDGET seconds (default 120); what finished is collected and analysed (partial
+# sweeps are fine: the table says how many runs each group has). Prints the stability table per
+# stem and optimizer and the tests; the paper's direction: ViTC has the smaller spread and more
+# settings within a few points of its best, for both optimizers (and is not worse at its best).
+issue17_stem_study() {
+  local study=examples/studies/vit_stem_stability.yaml sets=(
+    --set "dir=$DIR/sweep" --set "n=${ISSUE17_N:-96}" --set 'constraints.where=["resolution == 64"]'
+    --set base.device=cuda --set base.data.n_train=10000 --set base.data.n_test=2000
+    --set launcher.gpus_per_run=1 --set launcher.runs_per_gpu=8 --set launcher.workers=8
+    --set launcher.threads_per_worker=2
+  )
+  $PY -m pycls_like sweep setup "$study" "${sets[@]}" &&
+  { timeout "${ISSUE17_BUDGET:-120}" $PY -m pycls_like sweep launch "$study" "${sets[@]}" -q; true; } &&
+  $PY -m pycls_like sweep collect "$DIR/sweep" &&
+  $PY -m pycls_like sweep status "$DIR/sweep" &&
+  $PY -m pycls_like analyze "$DIR/sweep" --by stem_type,optimizer -o "$DIR/by_stem.html" &&
+  $PY -m pycls_like analyze "$DIR/sweep" --by stem_type -o "$DIR/by_stem_pooled.html" \
+    --json "$DIR/by_stem_pooled.json"
+}
+section issue17_stem_study issue17_stem_study
+
+# (later issues: add a function and a `section NAME FUNCTION` line here)
+
+echo "== summary ($SUMMARY)"
+column -t -s $'\t' "$SUMMARY" 2>/dev/null || cat "$SUMMARY"
