@@ -11,6 +11,7 @@ Figures measured under different settings (device, device name, dtype, batch siz
 never fit together: each setting is its own population. Pure `table -> numbers`; no torch.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,37 +100,42 @@ def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def _bootstrapped(table: pd.DataFrame, n_boot: int, seed: int) -> Iterator[tuple]:
+    """(setting, frame, figure, bootstrap) for each setting's measured figures with enough models."""
+    if not has_profile(table):
+        return
+    for setting, frame in by_setting(table).items():
+        for figure in (f for f in FIGURES if f in frame):
+            boot = bootstrap(frame, figure, n_boot, seed)
+            if boot is not None:
+                yield setting, frame, figure, boot
+
+
 def runtime_fits(
     table: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> pd.DataFrame:
     """One row per (setting, figure, count): n, exponent and R^2 with bootstrap intervals."""
     rows = []
-    if not has_profile(table):
-        return pd.DataFrame(rows)
-    for setting, frame in by_setting(table).items():
-        for figure in (f for f in FIGURES if f in frame):
-            boot = bootstrap(frame, figure, n_boot, seed)
-            if boot is None:
-                continue
-            for measure in COMPLEXITY_COLUMNS:
-                lx, ly = _loglog(frame, measure, figure)
-                fit = power_law_fit(np.exp(lx), np.exp(ly))
-                e_lo, e_hi = _interval(boot.exponents[measure], level)
-                r_lo, r_hi = _interval(boot.r2[measure], level)
-                rows.append(
-                    {
-                        "setting": setting,
-                        "figure": figure,
-                        "measure": measure,
-                        "n": len(lx),
-                        "exponent": fit.exponent,
-                        "exponent_lo": e_lo,
-                        "exponent_hi": e_hi,
-                        "r2": fit.r2,
-                        "r2_lo": r_lo,
-                        "r2_hi": r_hi,
-                    }
-                )
+    for setting, frame, figure, boot in _bootstrapped(table, n_boot, seed):
+        for measure in COMPLEXITY_COLUMNS:
+            lx, ly = _loglog(frame, measure, figure)
+            fit = power_law_fit(np.exp(lx), np.exp(ly))
+            e_lo, e_hi = _interval(boot.exponents[measure], level)
+            r_lo, r_hi = _interval(boot.r2[measure], level)
+            rows.append(
+                {
+                    "setting": setting,
+                    "figure": figure,
+                    "measure": measure,
+                    "n": len(lx),
+                    "exponent": fit.exponent,
+                    "exponent_lo": e_lo,
+                    "exponent_hi": e_hi,
+                    "r2": fit.r2,
+                    "r2_lo": r_lo,
+                    "r2_hi": r_hi,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -145,22 +151,14 @@ def r2_differences(
     """Per (setting, figure): R^2(a) - R^2(b) with a paired bootstrap interval; an interval
     that excludes 0 says which count predicts the figure better in this population."""
     rows = []
-    if not has_profile(table):
-        return pd.DataFrame(rows)
-    for setting, frame in by_setting(table).items():
-        for figure in (f for f in FIGURES if f in frame):
-            boot = bootstrap(frame, figure, n_boot, seed)
-            if boot is None:
-                continue
-            point = {}
-            for measure in (a, b):
-                lx, ly = _loglog(frame, measure, figure)
-                point[measure] = power_law_fit(np.exp(lx), np.exp(ly)).r2
-            lo, hi = _interval(boot.r2[a] - boot.r2[b], level)
-            diff = point[a] - point[b]
-            rows.append(
-                {"setting": setting, "figure": figure, "difference": diff, "lo": lo, "hi": hi}
-            )
+    for setting, frame, figure, boot in _bootstrapped(table, n_boot, seed):
+        point = {}
+        for measure in (a, b):
+            lx, ly = _loglog(frame, measure, figure)
+            point[measure] = power_law_fit(np.exp(lx), np.exp(ly)).r2
+        lo, hi = _interval(boot.r2[a] - boot.r2[b], level)
+        diff = point[a] - point[b]
+        rows.append({"setting": setting, "figure": figure, "difference": diff, "lo": lo, "hi": hi})
     return pd.DataFrame(rows)
 
 
