@@ -114,7 +114,7 @@ def _run(name: str, parser: argparse.ArgumentParser, rest: list[str], run: Any) 
         return int(run(args) or 0)
     except ConfigError as err:
         print(f"pycls-like {name}: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return getattr(err, "exit_code", EXIT_USAGE)  # RunsFailed: 3
     except OSError as err:  # a path the checks before the work could not foresee (disk full)
         where = f"{err.filename}: " if err.filename else ""
         print(f"pycls-like {name}: error: {where}{err.strerror or err}", file=sys.stderr)

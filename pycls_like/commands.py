@@ -26,8 +26,8 @@ def complexity_record(arg: str, spec: ModelSpec) -> dict:
             "depth": s.depth,
             "width": s.width,
             "stride": s.stride,
-            "bot_mul": s.bot_mul,
-            "group_width": s.group_width,
+            "b": s.b,
+            "g": s.g,
         }
         for s in stage_summaries(spec)
     ]
@@ -42,16 +42,17 @@ def _human(record: dict, spec: ModelSpec) -> str:
         f"   acts {record['acts'] / 1e6:.2f} M",
     ]
     if record["stages"]:
-        lines.append("  stage  depth  width  stride  bot_mul  group_w")
+        lines.append("  stage  depth  width  stride  b      g")
         for i, s in enumerate(record["stages"], 1):
-            bot = "-" if s["bot_mul"] is None else f"{s['bot_mul']:g}"
-            grp = "-" if s["group_width"] is None else str(s["group_width"])
+            bot = "-" if s["b"] is None else f"{s['b']:g}"
+            grp = "-" if s["g"] is None else str(s["g"])
             lines.append(
-                f"  {i:<5}  {s['depth']:<5}  {s['width']:<5}  {s['stride']:<6}  {bot:<7}  {grp}"
+                f"  {i:<5}  {s['depth']:<5}  {s['width']:<5}  {s['stride']:<6}  {bot:<5}  {grp}"
             )
     else:
         lines.append(
-            f"  depth {spec.depth}  heads {spec.heads}  d {spec.d}  mlp {spec.mlp_d}  stem {spec.stem_type}"
+            f"  depth {spec.depth}  heads {spec.heads}  hidden_d {spec.hidden_d}  mlp {spec.mlp_d}  "
+            f"stem {spec.stem_type}"
         )
     if "measured" in record:
         m, diff = record["measured"], record["difference"]

@@ -6,18 +6,17 @@ stage (a stage's later blocks are alike: one is counted and multiplied). The sam
 numpy arrays of candidates for the sampler (`design/batch.py`). Never imports torch.
 """
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pycls_like.arith import where
-from pycls_like.plan import CNNPlan, ViTPlan, make_plan
+from pycls_like.plan import CNNPlan, ViTPlan, expand
 from pycls_like.specs import ModelSpec
 from pycls_like.stagecount import head_counter, network_counter, stage_counter, stem_counter
 
 
-@dataclass(frozen=True)
-class Complexity:
-    """flops are multiply-adds (one MAC = 1), as in the papers' tables."""
+class Complexity(NamedTuple):
+    """flops are multiply-adds (one MAC = 1), as in the papers' tables. A tuple: immutable, and
+    the cheapest record to make once per new config."""
 
     flops: int
     params: int
@@ -128,10 +127,10 @@ def count_cnn(plan: CNNPlan) -> tuple[int, int, int]:
     stages = plan.stages
     if stages:  # the usual case: every stage of one kind, counted by one generated function
         first = stages[0]
-        key = (first.block, first.stride_1x1, first.se_ratio > 0)
-        if all((st.block, st.stride_1x1, st.se_ratio > 0) == key for st in stages):
-            count = network_counter(plan.stem, *key)
-            return count(plan.resolution, plan.stem_w, stages, plan.head_w, plan.num_classes)
+        count = network_counter(plan.stem, first.block, first.stride_1x1, first.se_ratio > 0)
+        counted = count(plan.resolution, plan.stem_w, stages, plan.head_w, plan.num_classes)
+        if counted is not None:
+            return counted
     flops, params, acts, h = stem_counter(plan.stem)(plan.resolution, plan.stem_w)
     w_out = plan.stem_w
     for block, d, w_in, w_out, stride, b, g, se_r, kernel, stride_1x1 in plan.stages:
@@ -175,6 +174,8 @@ def count_vit(plan: ViTPlan) -> tuple[int, int, int]:
 
 
 def complexity(spec: ModelSpec) -> Complexity:
-    """Exact flops (multiply-adds), params and activations of `spec` at its resolution."""
-    plan = make_plan(spec)
+    """Exact flops (multiply-adds), params and activations of `spec` at its resolution.
+
+    Each call expands the spec afresh (no cache): a sampler's or a sweep's specs are all new."""
+    plan = expand(spec)
     return Complexity(*(count_vit(plan) if type(plan) is ViTPlan else count_cnn(plan)))

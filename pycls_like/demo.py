@@ -8,13 +8,14 @@ spaces. Every step is a resumable sweep: rerunning the same command picks up whe
 """
 
 import argparse
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pycls_like.cores import available_cores
 
 SPACES = ("cifar_resnet", "cifar_vanilla")
 
@@ -40,8 +41,8 @@ class DemoSettings:
 
 # At 8-20 MF the sampler's depths (1-24 blocks per stage) put about half the models at 11+
 # blocks, where plain stacks stop learning in a short schedule while residual ones still learn.
-# On the synthetic data, cifar_resnet's error falls with flops at this budget and moves ~1 point
-# between training seeds (tools/finding_check.py; figures in pycls_like/data/synthetic.py).
+# On the synthetic data, cifar_resnet's error falls with flops at this budget and moves ~0.5
+# points between training seeds (tools/finding_check.py; figures in pycls_like/data/synthetic.py).
 # ~35 s per model on one idle core: the demo fits 10 minutes on 2 cores.
 FULL = DemoSettings(n=12, flops=(8e6, 20e6), n_train=10000, n_test=2000, epochs=4)
 QUICK = DemoSettings(n=6, flops=(8e6, 14e6), n_train=5000, n_test=1000, epochs=3)
@@ -65,7 +66,7 @@ def default_workers(device: str) -> int | None:
 
     if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
         return None  # the launcher puts one run on each GPU
-    return max(1, os.cpu_count() or 1)
+    return available_cores()
 
 
 def sweep_mapping(
@@ -250,11 +251,30 @@ def run_demo(args: argparse.Namespace) -> int:
     print(
         f"demo: {spaces[0]} vs {spaces[1]}, {settings.n} models each, {settings.flops[0] / 1e6:g}-"
         f"{settings.flops[1] / 1e6:g} MF at 32 px, {settings.epochs} epochs on "
-        f"{settings.n_train} synthetic images, seed {args.seed}, {os.cpu_count()} cores -> {out}",
+        f"{settings.n_train} synthetic images, seed {args.seed}, {available_cores()} cores -> {out}",
         flush=True,
     )
     workers = args.workers or default_workers(args.device)
-    lines = demo(out, settings, workers, args.device, args.quiet, spaces=spaces, seed=args.seed)
+    # The exit code `sweep launch` gives, over both spaces (3: runs failed); a space with no
+    # finished run has no report, which the one error line says.
+    from collections import Counter
+
+    from pycls_like.errors import RunsFailed
+    from pycls_like.sweep.launch import sweep_exit_code
+    from pycls_like.sweep.status import sweep_status
+
+    def exit_code() -> int:
+        runs = (Counter(sweep_status(out / name).counts) for name in slot_names(spaces))
+        return sweep_exit_code(sum(runs, Counter()))
+
+    try:
+        lines = demo(out, settings, workers, args.device, args.quiet, spaces=spaces, seed=args.seed)
+    except ConfigError as err:
+        if exit_code() == 0:
+            raise
+        where = Path(err.source).parent if err.source else out
+        msg = f"no report: {err} (`pycls-like sweep status {where}` says why runs failed)"
+        raise RunsFailed(msg) from None
     print("\n".join(lines))
     print(f"demo wall time: {time.perf_counter() - start:.0f} s")
-    return 0
+    return exit_code()

@@ -1,4 +1,7 @@
-"""The one exception type users see: the CLI prints it as one line and exits with code 2."""
+"""The one exception type users see: the CLI prints it as one line and exits with code 2; and
+the one note for a deprecated name that still loads."""
+
+import sys
 
 
 class ConfigError(ValueError):
@@ -18,8 +21,28 @@ class ConfigError(ValueError):
         return ConfigError(self.message, key=key, source=source or self.source)
 
 
+_WARNED: set[str] = set()
+
+
+def warn_renamed(old: str, new: str, source: str | None = None) -> None:
+    """A deprecated name was read (it still works): say so on stderr, naming its new name; once
+    per process and place (a sweep of old run configs gets one note, not one per run)."""
+    where = f"{source}: " if source else ""
+    line = f"warning: {where}{old} is deprecated; call it {new}"
+    if line not in _WARNED:
+        _WARNED.add(line)
+        print(line, file=sys.stderr)
+
+
 # Exit codes of `pycls-like` (README: "Exit codes"); scripts may rely on them.
 EXIT_OK = 0  # done; for `sweep` and `demo`: every run finished (complete or diverged)
 EXIT_USAGE = 2  # bad input (one `error:` line on stderr); nothing was done
 EXIT_RUNS_FAILED = 3  # the sweep ran, but some runs failed or are corrupt (`sweep status` says why)
 EXIT_RUNS_OPEN = 4  # no run failed, but some are still pending or running elsewhere
+
+
+class RunsFailed(ConfigError):
+    """The input was fine and the work ran, but runs failed (e.g. `demo` with no finished run to
+    report on): one `error:` line like any ConfigError, and exit code 3 instead of 2."""
+
+    exit_code = EXIT_RUNS_FAILED

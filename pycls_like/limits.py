@@ -23,7 +23,7 @@ BOUNDS: dict[str, int] = {
     # model specs (all families)
     **dict.fromkeys(("d", "depth", "ds"), _DEPTH),
     **dict.fromkeys(
-        ("w0", "ws", "stem_w", "stem_ws", "head_w", "mlp_d", "width_per_group"), _WIDTH
+        ("w0", "ws", "stem_w", "stem_ws", "head_w", "hidden_d", "mlp_d", "width_per_group"), _WIDTH
     ),
     **dict.fromkeys(("g", "gs", "num_groups", "heads"), _WIDTH),
     **dict.fromkeys(("patch_size", "stem_k", "ks", "stride", "ss", "stem_s", "stem_ss"), _KERNEL),

@@ -1,7 +1,8 @@
 """The structural plan: one expansion of a spec that the counter, the builder and the scorer read.
 
-`make_plan(spec)` turns any spec into stages of one block kind each (`StagePlan`); the layers of
-each kind are in `pycls_like.layers`, so `complexity()` and `build_model()` cannot drift apart.
+`expand(spec)` (cached: `make_plan`) turns any spec into stages of one block kind each
+(`StagePlan`); the layers of each kind are in `pycls_like.layers`, so `complexity()` and
+`build_model()` cannot drift apart.
 A stage is kept whole (not one record per block): its first block takes the stage's input width
 and stride, the others repeat one shape, which is what lets the counter work stage by stage.
 Pure functions, no torch.
@@ -14,6 +15,7 @@ from typing import NamedTuple
 from pycls_like.layers import BLOCKS, BlockArgs
 from pycls_like.regnet import (
     adjust_block_compatibility,
+    compatible_width,
     groups_error,
     regnet_block_widths,
     regnet_stages,
@@ -28,7 +30,7 @@ from pycls_like.specs import (
     ResNetSpec,
     ViTSpec,
 )
-from pycls_like.stagecount import width_rule
+from pycls_like.stagecount import stage_rule
 
 
 class StagePlan(NamedTuple):
@@ -77,8 +79,9 @@ class CNNPlan(NamedTuple):
         return self.stages[-1].w_out if self.stages else self.stem_w
 
 
-@dataclass(frozen=True)
-class ViTPlan:
+class ViTPlan(NamedTuple):
+    """A ViT's stem, encoder and head sizes (a tuple, like `CNNPlan`: one per new config)."""
+
     resolution: int
     patch_size: int
     stem_ws: tuple[int, ...]  # conv3x3 widths of a conv stem
@@ -101,13 +104,14 @@ class ViTPlan:
 
 @dataclass(frozen=True)
 class StageSummary:
-    """What `pycls-like complexity` prints per stage; bot_mul/group_width None for plain blocks."""
+    """What `pycls-like complexity` prints per stage. `b` (bottleneck multiplier) and `g` (group
+    width) are named as in specs (stage i's entries of `bs` / `gs`); None for plain blocks."""
 
     depth: int
     width: int
     stride: int
-    bot_mul: float | None
-    group_width: int | None
+    b: float | None
+    g: int | None
 
 
 def regnet_to_anynet(spec: RegNetSpec) -> AnyNetSpec:
@@ -148,25 +152,24 @@ def adjust_anynet(spec: AnyNetSpec) -> AnyNetSpec:
 
 def _stages_plan(spec: AnyNetSpec | RegNetSpec, ds, ws, ss, bs, gs, adjust: bool) -> CNNPlan:  # noqa: ANN001
     """Stages of one block kind from per-stage lists; `adjust` applies the compatibility rule
-    (and, for bottleneck blocks, the group check) stage by stage (`stagecount.width_rule`)."""
+    (and, for bottleneck blocks, the group check) stage by stage (`stagecount.stage_rule`)."""
     kind = BLOCKS[spec.block_type]
-    se_r = spec.se_ratio if kind.se else 0.0
     if adjust:
-        ws, gs_adjusted, bad = width_rule()(ws, bs, gs)
-        if kind.bottleneck and bad >= 0:
-            raise groups_error(bad + 1, ws[bad], bs[bad], gs_adjusted[bad])
-        gs = gs_adjusted
-    stages, w_in = [], spec.stem_w
-    for i, (d, w, s) in enumerate(zip(ds, ws, ss, strict=True)):
-        if kind.bottleneck:
-            stages.append(StagePlan(spec.block_type, d, w_in, w, s, bs[i], gs[i], se_r))
-        else:
-            stages.append(StagePlan(spec.block_type, d, w_in, w, s))
-        w_in = w
+        se_r = spec.se_ratio if kind.se else 0.0
+        make = stage_rule(kind.bottleneck)
+        stages, bad = make(StagePlan, spec.block_type, spec.stem_w, ds, ws, ss, bs, gs, se_r)
+        if bad >= 0:
+            w, g = compatible_width(ws[bad], bs[bad], gs[bad])
+            raise groups_error(bad + 1, w, bs[bad], g)
+    else:  # blocks without a bottleneck: the widths as given
+        w_ins = (spec.stem_w, *ws[:-1])
+        stages = tuple(
+            StagePlan(spec.block_type, *stage) for stage in zip(ds, w_ins, ws, ss, strict=True)
+        )
     return CNNPlan(
         spec.stem_type,
         spec.stem_w,
-        tuple(stages),
+        stages,
         spec.head_w,
         spec.num_classes,
         "relu",
@@ -233,7 +236,7 @@ def _vit_plan(spec: ViTSpec) -> ViTPlan:
         spec.stem_k,
         spec.stem_s,
         spec.stem_type == "conv",
-        spec.d,
+        spec.hidden_d,
         spec.depth,
         spec.heads,
         spec.mlp_d,
@@ -251,10 +254,15 @@ _PLANNERS = {
 }
 
 
+def expand(spec: ModelSpec) -> CNNPlan | ViTPlan:
+    """Expand a spec into its structural plan, afresh (what the counter pays for a new config)."""
+    return _PLANNERS[type(spec)](spec)
+
+
 @lru_cache(maxsize=4096)
 def make_plan(spec: ModelSpec) -> CNNPlan | ViTPlan:
-    """Expand a spec into its structural plan (cached: specs are hashable)."""
-    return _PLANNERS[type(spec)](spec)
+    """`expand`, cached (specs are hashable): the builder and the CLI ask for one plan often."""
+    return expand(spec)
 
 
 def stage_summaries(spec: ModelSpec) -> list[StageSummary]:
@@ -266,12 +274,12 @@ def stage_summaries(spec: ModelSpec) -> list[StageSummary]:
     for st in plan.stages:
         kind = BLOCKS[st.block]
         if kind.bottleneck:
-            bot_mul, group_width = st.b, st.g
+            b, g = st.b, st.g
         elif st.block == "mbconv":
-            bot_mul, group_width = st.b, 1
+            b, g = st.b, 1
         else:
-            bot_mul, group_width = None, None
-        out.append(StageSummary(st.depth, st.w_out, st.stride, bot_mul, group_width))
+            b, g = None, None
+        out.append(StageSummary(st.depth, st.w_out, st.stride, b, g))
     return out
 
 

@@ -77,10 +77,10 @@ def _build_presets() -> dict[str, ModelSpec]:
             ds=ds, ws=ws, exp_rs=(1, 6, 6, 6, 6, 6, 6), ks=(3, 3, 5, 3, 5, 5, 3),
             ss=(1, 2, 2, 2, 1, 2, 1), stem_w=stem_w, head_w=head_w, resolution=resolution,
         )  # fmt: skip
-    for name, stem_ws, stem_ss, depth, heads, d, mlp_d in _VIT:
+    for name, stem_ws, stem_ss, depth, heads, hidden_d, mlp_d in _VIT:
         stem_type = "conv" if stem_ws else "patchify"
         presets[name] = ViTSpec(
-            depth=depth, heads=heads, d=d, mlp_d=mlp_d, stem_type=stem_type,
+            depth=depth, heads=heads, hidden_d=hidden_d, mlp_d=mlp_d, stem_type=stem_type,
             stem_ws=stem_ws, stem_ss=stem_ss,
         )  # fmt: skip
     return presets

@@ -234,7 +234,7 @@ PYCLS_SPEC_KEYS: dict[str, dict[str, str]] = {
     "vit": {
         "depth": "VIT.NUM_LAYERS",
         "heads": "VIT.NUM_HEADS",
-        "d": "VIT.HIDDEN_DIM",
+        "hidden_d": "VIT.HIDDEN_DIM",
         "mlp_d": "VIT.MLP_DIM",
         "patch_size": "VIT.PATCH_SIZE",
         "stem_type": "VIT.STEM_TYPE",

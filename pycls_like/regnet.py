@@ -29,28 +29,29 @@ def regnet_width(w0: Any, wm: Any, s: Any, q: int = 8) -> Any:
 
 def regnet_block_exponents(d: int, w0: int, wa: float, wm: float) -> list[int]:
     """The quantization exponents s_j; max(s_j) + 1 is the number of stages the rule could make."""
-    from pycls_like.stagecount import exponent_rule  # regnet_t, recorded as a loop
+    from pycls_like.stagecount import regnet_runs  # regnet_t and regnet_width, recorded
 
-    exps, counts = exponent_rule()(w0, wa, wm, d)
+    exps, counts, _ = regnet_runs()(w0, wa, wm, d, 8)
     return [s for s, n in zip(exps, counts, strict=True) for _ in range(n)]
 
 
 def regnet_block_widths(d: int, w0: int, wa: float, wm: float, q: int = 8) -> list[int]:
     """Per-block widths w_j (see `regnet_t`, `regnet_width`); one width per distinct exponent."""
-    exps = regnet_block_exponents(d, w0, wa, wm)
-    width = {s: regnet_width(w0, wm, s, q) for s in set(exps)}
-    return [width[s] for s in exps]
+    from pycls_like.stagecount import regnet_runs
+
+    _, counts, widths = regnet_runs()(w0, wa, wm, d, q)
+    return [w for w, n in zip(widths, counts, strict=True) for _ in range(n)]
 
 
 def regnet_stages(d: int, w0: int, wa: float, wm: float, q: int = 8) -> tuple[list[int], list[int]]:
     """(stage widths, stage depths): `stages_from_block_widths(regnet_block_widths(...))`, counted
     per exponent (s_j never decreases) instead of per block."""
-    from pycls_like.stagecount import exponent_rule  # regnet_t, recorded as a loop
+    from pycls_like.stagecount import regnet_runs
 
     ws: list[int] = []
     ds: list[int] = []
-    for s, n in zip(*exponent_rule()(w0, wa, wm, d), strict=True):
-        w = regnet_width(w0, wm, s, q)
+    _, counts, widths = regnet_runs()(w0, wa, wm, d, q)
+    for w, n in zip(widths, counts, strict=True):
         if ws and ws[-1] == w:  # two exponents can quantize to one width
             ds[-1] += n
         else:

@@ -3,9 +3,11 @@ reader and writer of its JSON files. The engine writes it, the sweep schedules b
 reads it; all three import these names.
 
     config.yaml    run config (sweep setup)          result.json    engine, atomic; its status
-    sample.json    sampled parameters + complexity   metrics.jsonl  one line per epoch (engine)
+    sample.json    sampled parameters, model, its    metrics.jsonl  one line per epoch (engine)
+                   complexity (read by the engine)
     claim.json     who is training it (sweep)        checkpoint.pt  last epoch (engine)
-    attempts.jsonl one line per training attempt     error.txt      traceback of a failure
+    attempts.jsonl a line as each training attempt   error.txt      traceback of a failure
+                   starts and one as it ends (none if killed); one attempt per token
     profile.json   measured speed and memory (`pycls-like profile`, atomic; independent of training)
 
 A run directory is the unit of resume: its state is derived from these files only. Torch-free.
@@ -110,6 +112,24 @@ def read_result(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
         if bad:
             return None, f"corrupt {run_dir / RESULT_FILE} ({bad[0]} is not a number)"
     return result, problem
+
+
+def recorded_complexity(run_dir: Path, model: dict[str, Any]) -> dict[str, int] | None:
+    """flops/params/acts that sweep setup recorded in sample.json for `model` (a spec as
+    `spec_to_dict` writes it): the sampler's figures, carried instead of recomputed. None when
+    there is no usable record for this very model (no sweep, a damaged file, an edited config)."""
+    sample, _ = read_json(run_dir / SAMPLE_FILE)
+    if sample is None or sample.get("model") != json.loads(json.dumps(model)):
+        return None
+    figures = sample.get("complexity")
+    keys = ("flops", "params", "acts")
+    if not isinstance(figures, dict) or not all(_is_count(figures.get(k)) for k in keys):
+        return None
+    return {k: figures[k] for k in keys}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is_number(value: Any) -> bool:

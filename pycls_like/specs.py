@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pycls_like.coerce import coerce
-from pycls_like.errors import ConfigError
+from pycls_like.errors import ConfigError, warn_renamed
 from pycls_like.layers import BLOCKS, CNN_BLOCKS, CNN_STEMS, anynet_blocks  # noqa: F401
 
 
@@ -194,15 +194,17 @@ class EffNetSpec:
 class ViTSpec:
     """ViT with a patchify stem or a convolutional stem (Early Convolutions Help Transformers See Better).
 
-    `patch_size` is the total stem stride. The conv stem is conv3x3+BN+ReLU layers with widths
-    `stem_ws` and strides `stem_ss`, then a biased conv with kernel `stem_k` (odd) and stride
-    `stem_s` to `d` (pycls's last C_STEM entry; ViTC uses 1x1 s1); the strides multiply to patch_size.
+    `hidden_d` is the token width (pycls `VIT.HIDDEN_DIM`; `d` is its deprecated name: `d` is a
+    depth everywhere else). `patch_size` is the total stem stride. The conv stem is conv3x3+BN+ReLU
+    layers with widths `stem_ws` and strides `stem_ss`, then a biased conv with kernel `stem_k`
+    (odd) and stride `stem_s` to `hidden_d` (pycls's last C_STEM entry; ViTC uses 1x1 s1); the
+    strides multiply to patch_size.
     """
 
     family: ClassVar[str] = "vit"
     depth: int
     heads: int
-    d: int
+    hidden_d: int
     mlp_d: int
     patch_size: int = 16
     stem_type: str = "patchify"
@@ -217,8 +219,9 @@ class ViTSpec:
     def __post_init__(self) -> None:
         _check(self.depth >= 1, "depth", f"must be >= 1, got {self.depth}")
         _check(self.heads >= 1, "heads", f"must be >= 1, got {self.heads}")
-        _check(self.d >= 1, "d", f"must be >= 1, got {self.d}")
-        _check(self.d % self.heads == 0, "heads", f"{self.heads} heads do not divide d={self.d}")
+        _check(self.hidden_d >= 1, "hidden_d", f"must be >= 1, got {self.hidden_d}")
+        msg = f"{self.heads} heads do not divide hidden_d={self.hidden_d}"
+        _check(self.hidden_d % self.heads == 0, "heads", msg)
         _check(self.mlp_d >= 1, "mlp_d", f"must be >= 1, got {self.mlp_d}")
         _check(self.patch_size >= 1, "patch_size", f"must be >= 1, got {self.patch_size}")
         ok = self.resolution % self.patch_size == 0
@@ -263,6 +266,10 @@ def _fields(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, Any]]:
     return {f.name: f for f in dataclasses.fields(cls)}, typing.get_type_hints(cls)
 
 
+# Deprecated spec keys that still load (a note on stderr), per family: old name -> name now.
+RENAMED_KEYS: dict[str, dict[str, str]] = {"vit": {"d": "hidden_d"}}
+
+
 def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
     """Build and validate a spec from a dict with a `family` key; unknown keys are errors."""
     family = data.get("family")
@@ -270,6 +277,9 @@ def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
         raise ConfigError(f"must be one of {sorted(SPEC_TYPES)}, got {family!r}", key="family")
     cls = SPEC_TYPES[family]
     fields, hints = _fields(cls)
+    renamed = RENAMED_KEYS.get(family)
+    if renamed and any(k in data for k in renamed):
+        data = _renamed(data, renamed)
     kwargs = {}
     for key, value in data.items():
         if key == "family":
@@ -287,3 +297,16 @@ def spec_from_dict(data: dict[str, Any]) -> ModelSpec:
     if missing:
         raise ConfigError(f"missing required key for family {family}", key=missing[0])
     return cls(**kwargs)
+
+
+def _renamed(data: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
+    """`data` with deprecated keys under their names now (order kept; both names: an error)."""
+    out = {}
+    for key, value in data.items():
+        new = renamed.get(key)
+        if new is not None:
+            if new in data:
+                raise ConfigError(f"give {new} only ({key} is its deprecated name)", key=key)
+            warn_renamed(f"model key {key}", new)
+        out[new or key] = value
+    return out

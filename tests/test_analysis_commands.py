@@ -34,6 +34,7 @@ def test_commands_module_imports_only_stdlib():
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_analyze_writes_report_and_prints_summary(tmp_path, capsys):
     a = make_sweep(tmp_path / "a", "A", n=30, seed=0)
     b = make_sweep(tmp_path / "b", "B", n=30, seed=1)

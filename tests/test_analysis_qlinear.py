@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pycls_like.analysis import qlinear_search
 from pycls_like.analysis.qlinear import (
     e_fit,
     e_fit_column,
@@ -135,6 +136,39 @@ def test_never_worse_than_the_exhaustive_reference():
         assert fit.e_fit == pytest.approx(e_fit(case["widths"], fit.widths_fit), abs=1e-12)
         assert fit.w0 % 8 == 0 and 8 <= fit.w0 <= max(8, max(case["widths"]))
         assert 1.1 <= fit.wm <= 10 and fit.wa >= 0
+
+
+def test_search_bounds_never_exceed_the_exact_cost():
+    """The search prunes with lower bounds; each must stay at or below the exact best cost over
+    wa (`sweep_a`) at every (w0, wm) it covers: the level DP with steps capped by linear growth,
+    at points and over boxes around them, and the per-w0 isotonic bound."""
+    rng = np.random.default_rng(4)
+    seqs = [rng.integers(8, 513, rng.integers(3, 17)).astype(float) for _ in range(12)]
+    seqs += [np.sort(8.0 * rng.integers(1, 65, rng.integers(3, 17))) for _ in range(12)]
+    seqs += [
+        np.array(regnet_block_widths(12, 32, 20.0, 2.2)) * rng.uniform(0.85, 1.15, 12)
+        for _ in range(6)
+    ]
+    n, d = len(seqs), max(len(ws) for ws in seqs)
+    logw, mask = np.zeros((n, d)), np.zeros((n, d), dtype=bool)
+    for i, ws in enumerate(seqs):
+        logw[i, : len(ws)], mask[i, : len(ws)] = np.log(ws), True
+    maxw = np.array([ws.max() for ws in seqs])
+    k_max = np.maximum(np.floor(maxw / 8), 1).astype(int)
+    seq = np.repeat(np.arange(n), 100)
+    k = 1 + (rng.random(seq.size) * k_max[seq]).astype(int)
+    L = rng.uniform(np.log(1.1), np.log(10), seq.size)
+    data = (logw, mask, maxw)
+    _, exact = qlinear_search.sweep_a(*data, seq, 8 * k, L)
+    assert np.all(qlinear_search.lower_bound(*data, seq, 8 * k, L, L) <= exact + 1e-9)
+    k_lo = np.maximum(k - rng.integers(0, 4, seq.size), 1)
+    k_hi = np.minimum(k + rng.integers(0, 4, seq.size), k_max[seq])
+    L_lo, L_hi = L - rng.uniform(0, 0.05, seq.size), L + rng.uniform(0, 0.05, seq.size)
+    box = qlinear_search.lower_bound(*data, seq, 8 * k_lo, L_lo, L_hi, 8 * k_hi)
+    assert np.all(box <= exact + 1e-9)
+    iso = qlinear_search.isotonic_bound(logw, mask, k_max)
+    assert np.all(iso[seq, k - 1] <= exact + 1e-9)
+    assert np.mean(box > 0) > 0.5  # and they are not vacuous
 
 
 def test_issue_example_finds_the_global_optimum():

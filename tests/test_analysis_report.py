@@ -139,6 +139,7 @@ def test_report_renders_in_headless_chromium(two_sweeps, tmp_path):
     assert png.is_file() and png.stat().st_size > 50_000  # a blank page compresses to a few KB
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_report_text_is_searchable_and_dense_layers_rasterized(tmp_path):
     """Axes and text stay SVG text (searchable, small); scatter layers above 300 points become
     images; the Methods section names each test and defines best-of-n; the permutation option."""

@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from pycls_like.analysis.table import as_numeric, block_widths, load_population, parameter_columns
+from pycls_like.analysis.table import (
+    as_numeric,
+    load_population,
+    parameter_columns,
+    parse_block_widths,
+)
 from pycls_like.errors import ConfigError
 from pycls_like.regnet import regnet_block_widths
 
@@ -119,15 +124,15 @@ def test_parameters_numeric_and_categorical(tmp_path):
 
 
 def test_block_widths_cells():
-    assert block_widths("[24, 24, 56]") == [24, 24, 56]
+    assert parse_block_widths("[24, 24, 56]") == [24, 24, 56]
     assert (
-        block_widths("") is None
-        and block_widths(float("nan")) is None
-        and block_widths("[]") is None
+        parse_block_widths("") is None
+        and parse_block_widths(float("nan")) is None
+        and parse_block_widths("[]") is None
     )
     for bad in ("[24, 'a']", "24,56", "[24.5]", "{"):
         with pytest.raises(ConfigError, match="block_widths"):
-            block_widths(bad, "run7")
+            parse_block_widths(bad, "run7")
 
 
 @pytest.mark.parametrize(

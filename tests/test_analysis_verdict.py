@@ -8,6 +8,7 @@ from scipy import stats
 
 from pycls_like.analysis import verdict as verdict_module
 from pycls_like.analysis.verdict import (
+    PERMUTATION_MAX_MODELS,
     POWER_GRID,
     TESTS,
     bins_for,
@@ -44,6 +45,19 @@ def test_mean_permutation_p_value_equals_full_enumeration():
     assert v.test.startswith("two-sided permutation test of the difference in mean")
     assert v.p_value == pytest.approx(exact)
     assert v.effect == pytest.approx(observed) and v.means == {"a": 17.375, "b": 57.5}
+
+
+def test_above_the_permutation_limit_the_verdict_names_welch_first():
+    """Above PERMUTATION_MAX_MODELS models the p-value is Welch's t-test: the report says so
+    first; at the limit it is still the permutation test."""
+    rng = np.random.default_rng(3)
+    half = PERMUTATION_MAX_MODELS // 2
+    a, b = rng.normal(30, 5, half + 1), rng.normal(30.5, 5, half)
+    v = verdict({"a": a, "b": b}, power=False)
+    assert v.test.startswith("two-sided Welch's t-test of the difference in mean")
+    assert v.p_value == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    at_limit = verdict({"a": a[:half], "b": b}, power=False)
+    assert at_limit.test.startswith("two-sided permutation test of the difference in mean")
 
 
 def test_direction_follows_the_lower_errors_whatever_the_order():

@@ -163,6 +163,11 @@ def cases() -> list[tuple[str, ...]]:
         for v in BAD_NUMBERS[:7]
     ]
     out += [("sweep", action, "{sweep_never}") for action in ("status", "collect", "launch")]
+    # a sweep whose `runs` is a file: one line naming it, never "0 runs"
+    out += [
+        ("sweep", *a, "{sweep_runs_file}") for a in (("status",), ("collect",), ("launch",), ())
+    ]
+    out += [("sweep", action, "{sweep_runs_file_dir}") for action in ("status", "collect")]
     out += [("sweep", f"{{{name}}}") for name in (
         "sweep_huge_n", "sweep_inf_n", "sweep_zero_n", "sweep_no_space", "sweep_bad_name",
         "sweep_bad_launcher", "sweep_slurm", "sweep_ray_unreachable", "sweep_space_missing",
@@ -226,6 +231,12 @@ def inputs(tmp_path_factory) -> dict[str, str]:
     (root / "sweep_ok.yaml").write_text(yaml.safe_dump({**SWEEP, "out": str(root / "sweeps")}))
     never = {**SWEEP, "name": "never_set_up", "out": str(root / "sweeps")}
     (root / "sweep_never.yaml").write_text(yaml.safe_dump(never))
+    runs_file = {**SWEEP, "name": "runs_file", "out": str(root / "sweeps")}
+    (root / "sweep_runs_file.yaml").write_text(yaml.safe_dump(runs_file))
+    runs_file_dir = root / "sweeps" / "runs_file"
+    runs_file_dir.mkdir(parents=True)
+    (runs_file_dir / "sweep.yaml").write_text(yaml.safe_dump(runs_file))
+    (runs_file_dir / "runs").write_text("a file where the run dirs should be\n")
     (root / "ok.csv").write_text(
         "id,status,flops,top1_err\n0000,complete,1,50\n0001,complete,2,40\n"
     )
@@ -235,6 +246,8 @@ def inputs(tmp_path_factory) -> dict[str, str]:
         "spec_run": str(root / "spec_run.yaml"),
         "sweep_ok": str(root / "sweep_ok.yaml"),
         "sweep_never": str(root / "sweep_never.yaml"),
+        "sweep_runs_file": str(root / "sweep_runs_file.yaml"),
+        "sweep_runs_file_dir": str(runs_file_dir),
         "csv_ok": str(root / "ok.csv"),
     }
 

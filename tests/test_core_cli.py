@@ -18,7 +18,7 @@ def test_json_line_has_exact_keys(cli):
     first = lines[0]
     assert first["spec"] == "RegNetX-200MF"
     assert first["flops"] == complexity(PRESETS["RegNetX-200MF"]).flops
-    stage_keys = {"depth", "width", "stride", "bot_mul", "group_width"}
+    stage_keys = {"depth", "width", "stride", "b", "g"}
     assert all(set(s) == stage_keys for s in first["stages"])
     assert [s["depth"] for s in first["stages"]] == [1, 1, 4, 7]
     assert lines[1]["stages"] == []
@@ -28,7 +28,7 @@ def test_human_output_labels_multiply_adds(cli):
     code, out, _ = cli("complexity", "ResNet-50")
     assert code == 0
     assert "4.09 G multiply-adds" in out and "params 25.56 M" in out
-    assert "stage  depth  width  stride  bot_mul  group_w" in out
+    assert "stage  depth  width  stride  b      g" in out
 
 
 def test_set_and_yaml_paths(cli, tmp_path):
@@ -53,7 +53,7 @@ BAD_INPUTS = [
     (["RegNetX-200MF", "--set", "w0=12"], "w0: must be a positive multiple of 8"),
     (["RegNetX-200MF", "--set", "d=0"], "d: depth must be >= 1"),
     (["ViTP-1GF", "--set", "resolution=200"], "patch size 16 does not divide resolution 200"),
-    (["ViTP-1GF", "--set", "heads=5"], "heads: 5 heads do not divide d=192"),
+    (["ViTP-1GF", "--set", "heads=5"], "heads: 5 heads do not divide hidden_d=192"),
     (["RegNetX-200MF", "--set", "colour=red"], "colour: unknown key for family regnet"),
     (["missing.yaml"], "missing.yaml: cannot read file"),
 ]

@@ -126,8 +126,8 @@ def test_pycls_defaults_fill_omitted_keys():
         ({"family": "regnet", "d": 13, "w0": 24, "wa": 36.0, "wm": 1.0, "g": 8}, "wm: must be > 1"),
         ({"family": "regnet", "d": 0, "w0": 24, "wa": 36.0, "wm": 2.5, "g": 8}, "d: depth must be >= 1"),
         ({"family": "regnet", "d": 13, "w0": 24, "wa": 36.0, "wm": 2.5, "g": 8, "zz": 1}, "zz: unknown key"),
-        ({"family": "vit", "depth": 2, "heads": 2, "d": 64, "mlp_d": 64, "resolution": 30}, "does not divide resolution"),
-        ({"family": "vit", "depth": 2, "heads": 3, "d": 64, "mlp_d": 64}, "heads: 3 heads do not divide d=64"),
+        ({"family": "vit", "depth": 2, "heads": 2, "hidden_d": 64, "mlp_d": 64, "resolution": 30}, "does not divide resolution"),
+        ({"family": "vit", "depth": 2, "heads": 3, "hidden_d": 64, "mlp_d": 64}, "heads: 3 heads do not divide hidden_d=64"),
         ({"family": "anynet", "ds": [1, 0], "ws": [8, 8], "ss": [1, 1], "bs": [1, 1], "gs": [1, 1]}, "ds: entries must be > 0"),
         ({"family": "anynet", "ds": [1], "ws": [8.5], "ss": [1], "bs": [1], "gs": [1]}, "ws: must be an integer"),
         ({"family": "cnn"}, "family: must be one of"),
@@ -166,3 +166,14 @@ def test_run_config_model_section_and_preset_key(tmp_path):
     assert load_spec(str(path)) == spec_from_dict(
         {**spec_to_dict(PRESETS["RegNetX-200MF"]), "resolution": 64}
     )
+
+
+def test_vit_d_loads_as_the_deprecated_name_of_hidden_d(capsys, monkeypatch):
+    """ViT specs written before the rename still load, with a note (issue 12)."""
+    monkeypatch.setattr("pycls_like.errors._WARNED", set())
+    vit = {"family": "vit", "depth": 2, "heads": 2, "mlp_d": 64, "resolution": 32}
+    old = spec_from_dict({**vit, "d": 64})
+    assert old == spec_from_dict({**vit, "hidden_d": 64}) and old.hidden_d == 64
+    assert "model key d is deprecated; call it hidden_d" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="d: give hidden_d only"):
+        spec_from_dict({**vit, "d": 64, "hidden_d": 64})

@@ -212,6 +212,19 @@ def test_damaged_file(file: str, kind: str, reference: dict, tmp_path: Path, cli
         assert list((sweep / "runs" / OPEN_RUN).glob(f"{CHECKPOINT_FILE}.corrupt-*"))
 
 
+@pytest.mark.parametrize("action", ["status", "collect", "launch"])
+def test_runs_folder_replaced_by_a_file_is_one_line_naming_it(
+    action: str, reference: dict, tmp_path: Path, cli
+) -> None:
+    """Not "0 runs": a sweep whose `runs` is a file holds nothing the tool can read or train."""
+    sweep = tmp_path / "tiny"
+    shutil.copytree(reference["sweep"], sweep)
+    damage(sweep / "runs", "random")
+    code, out, err = cli("sweep", action, str(sweep))
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    _one_error_line(err, str(sweep / "runs"))
+
+
 def _warns(file: str, kind: str) -> bool:
     """Collect warns for every damaged file whose content it reads (a missing one is no damage)."""
     read = {"sample.json", "result.json", PROFILE_FILE}

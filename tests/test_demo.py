@@ -83,3 +83,30 @@ def test_bad_demo_input_is_one_line_exit_2(tmp_path, capsys, args):
     assert main(["demo", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pycls-like demo: error:")
+
+
+def test_every_run_failing_is_exit_3_in_one_line(tmp_path, capsys, monkeypatch):
+    """Like `sweep launch`: failed runs are exit code 3 (not 0, nor 2: the input was fine); with no
+    finished run there is no report, and the one error line says where to look."""
+    import pycls_like.sweep.launch as sweep_launch
+    from pycls_like.cli import main
+    from pycls_like.rundir import ERROR_FILE, RESULT_FILE, run_dirs
+    from pycls_like.sweep.status import sweep_status
+
+    def failing_launch(config, quiet=False):  # every run fails at once (a broken install)
+        runs = run_dirs(config.sweep_dir)
+        for run in runs:
+            (run / ERROR_FILE).write_text("Traceback ...\nRuntimeError: injected\n")
+            failed = {"status": "failed", "error": "RuntimeError: injected"}
+            (run / RESULT_FILE).write_text(json.dumps(failed))
+        counts = sweep_status(config.sweep_dir).counts
+        return sweep_launch.LaunchSummary("L", len(runs), 0, 0, 0, len(runs), 0, sweep=counts)
+
+    monkeypatch.setattr(sweep_launch, "launch", failing_launch)
+    code = main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--workers", "1", "-q"])
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert code == 3, err
+    assert len(errors) == 1 and "sweep status" in errors[0] and "Traceback" not in out + err, err
+    assert "sweep: 6 runs: 6 failed (exit code 3)" in out
+    assert not (tmp_path / "demo" / "report.html").exists()

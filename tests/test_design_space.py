@@ -145,6 +145,7 @@ def test_resolution_is_sampleable_in_every_family(name, resolution):
     assert "resolution" in samples[0].params
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_where_predicates_on_expanded_stages():
     space = load_space(
         "cifar_regnetx",
@@ -182,22 +183,30 @@ def test_sample_table_is_plain_dicts():
 
 def test_vit_space_with_direct_widths_and_pseudo_parameter_clash(tmp_path):
     path = tmp_path / "vit.yaml"
-    text = "family: vit\nparams:\n  depth: 4\n  heads: 2\n  d: {type: choice, values: [64, 128]}\n  mlp_d: 256\n  resolution: 32\n  patch_size: 4\n"
+    text = "family: vit\nparams:\n  depth: 4\n  heads: 2\n  hidden_d: {type: choice, values: [64, 128]}\n  mlp_d: 256\n  resolution: 32\n  patch_size: 4\n"
     path.write_text(text)
     samples = load_space(path).sample(10, seed=0)
-    assert {s.spec.d for s in samples} == {64, 128} and all(s.spec.mlp_d == 256 for s in samples)
+    assert {s.spec.hidden_d for s in samples} == {64, 128}
+    assert all(s.spec.mlp_d == 256 for s in samples)
     path.write_text(text + "  head_d: 32\n")
-    with pytest.raises(ConfigError, match="params.head_d: give d or head_d"):
+    with pytest.raises(ConfigError, match="params.head_d: give hidden_d or head_d"):
         load_space(path)
 
 
-def test_deprecated_vit_head_w_still_loads(tmp_path, capsys):
-    """Spaces written before the rename (head_w -> head_d) load, with a note on stderr."""
+@pytest.mark.parametrize(
+    "old, new, value, hidden_d",
+    [
+        ("head_w", "head_d", "16", {32}),
+        ("d", "hidden_d", "{type: choice, values: [32, 64]}", {32, 64}),
+    ],
+)
+def test_deprecated_vit_names_still_load(tmp_path, capsys, old, new, value, hidden_d):
+    """Spaces written before a rename (head_w -> head_d, d -> hidden_d) load, with a note."""
     path = tmp_path / "vit.yaml"
     text = "family: vit\nparams:\n  depth: 2\n  heads: 2\n  mlp_ratio: 2.0\n  resolution: 32\n  patch_size: 4\n"
-    path.write_text(text + "  head_w: 16\n")
-    old = [s.spec for s in load_space(path).sample(3, seed=0)]
-    assert "params.head_w is deprecated; call it head_d" in capsys.readouterr().err
-    path.write_text(text + "  head_d: 16\n")
-    assert [s.spec for s in load_space(path).sample(3, seed=0)] == old
-    assert all(s.d == 32 for s in old)
+    path.write_text(text + f"  {old}: {value}\n")
+    specs = [s.spec for s in load_space(path).sample(6, seed=0)]
+    assert f"params.{old} is deprecated; call it {new}" in capsys.readouterr().err
+    path.write_text(text + f"  {new}: {value}\n")
+    assert [s.spec for s in load_space(path).sample(6, seed=0)] == specs
+    assert {s.hidden_d for s in specs} == hidden_d

@@ -33,7 +33,7 @@ from pycls_like.errors import ConfigError
 CPU = torch.device("cpu")
 # A ViT has no BN: its per-sample computation does not depend on how a batch is split, so k = 2
 # differs from k = 1 only in the order floats are summed (gradient all-reduce, metric totals).
-VIT = {"family": "vit", "depth": 1, "heads": 2, "d": 16, "mlp_d": 32, "patch_size": 4}
+VIT = {"family": "vit", "depth": 1, "heads": 2, "hidden_d": 16, "mlp_d": 32, "patch_size": 4}
 VIT |= {"resolution": 16}
 # A CNN with BN: each process normalizes with the statistics of its own half batch (pycls).
 CNN = {"family": "anynet", "ds": [1, 1], "ws": [8, 16], "ss": [1, 2], "stem_w": 8}
@@ -150,6 +150,7 @@ def _bad_input(index: int) -> None:
     raise ConfigError("no such folder", key="data.path", source="run.yaml")
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_a_rank_that_raises_ends_the_run_with_its_traceback():
     start = time.monotonic()
     with pytest.raises(RankFailed) as info:

@@ -115,6 +115,7 @@ def _train_cmd(tmp_path: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "pycls_like", "train", path, "--out", str(out), *extra]
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_progress_bar_on_a_terminal(tmp_path: Path):
     """Step count, loss, images/s and ETA are live on a terminal, before the epoch line."""
     master, slave = pty.openpty()
@@ -141,6 +142,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path):
     assert shown.index("img_s=") < shown.index("epoch 1/1  loss")
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_logs_stay_clean_off_a_terminal_and_quiet_is_silent(tmp_path: Path):
     logged = subprocess.run(_train_cmd(tmp_path), capture_output=True, text=True, timeout=120)
     assert logged.returncode == 0, logged.stderr

@@ -47,6 +47,7 @@ def _metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow  # seconds: kept out of the fast tier, run by default
 def test_tiny_model_learns_the_synthetic_task(tmp_path: Path):
     cfg = run_config_from_dict(
         tiny_config(
@@ -86,6 +87,41 @@ def test_a_run_that_learns_nothing_is_flagged_near_chance(tmp_path: Path):
     status = sweep_status(tmp_path / "sweep")
     assert status.near_chance == ["0000"]
     assert "near chance (1 complete runs" in format_status(status)
+
+
+def test_complexity_is_carried_not_recomputed(tmp_path: Path, monkeypatch):
+    """The figures a sweep recorded for this model (or the caller's) go into the result as they
+    are: the trainer does not count the model again."""
+    from pycls_like.specs import spec_to_dict
+
+    cfg = run_config_from_dict(tiny_config(data={"n_train": 64, "n_test": 32}, optim={"epochs": 1}))
+    figures = complexity(cfg.model)
+    monkeypatch.setattr("pycls_like.engine.trainer.complexity", None)  # a call would fail
+    run = tmp_path / "swept"
+    run.mkdir()
+    sample = {"model": spec_to_dict(cfg.model), "complexity": figures.as_dict()}
+    (run / "sample.json").write_text(json.dumps(sample))
+    result = train(cfg, run)
+    assert result["status"] == "complete" and result["flops"] == figures.flops
+    given = train(cfg, tmp_path / "given", model_complexity=figures)
+    assert given["status"] == "complete" and given["acts"] == figures.acts
+
+
+def test_a_run_saved_before_the_vit_rename_is_the_same_run(tmp_path: Path):
+    """A run dir whose config still says `d` for a ViT's hidden width resumes (issue 12)."""
+    from pycls_like.engine.trainer import _check_same_run
+
+    vit = {"family": "vit", "depth": 2, "heads": 2, "mlp_d": 64, "resolution": 32}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({"model": {**vit, "d": 64}, "data": {"n_train": 64}}))
+    cfg = load_run_config(path)
+    assert cfg.model.hidden_d == 64
+    saved = cfg.to_dict()
+    saved["model"] = {**vit, "d": 64, "num_classes": 10}  # as result.json of then holds it
+    _check_same_run(saved, cfg, tmp_path)  # the same run: no error
+    saved["model"]["d"] = 128
+    with pytest.raises(ConfigError, match="differs in model"):
+        _check_same_run(saved, cfg, tmp_path)
 
 
 def test_resume_is_bit_identical_and_finished_runs_are_not_retrained(tmp_path: Path):

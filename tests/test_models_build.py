@@ -35,11 +35,11 @@ SPECS = {
     ),  # fmt: skip
     "resnet-cifar": ResNetSpec(depth=8, cifar=True, resolution=32, num_classes=10),
     "effnet": EFFNET,
-    "vit-patchify": ViTSpec(depth=2, heads=2, d=32, mlp_d=64, resolution=32, num_classes=6),
+    "vit-patchify": ViTSpec(depth=2, heads=2, hidden_d=32, mlp_d=64, resolution=32, num_classes=6),
     "vit-conv-pooled": ViTSpec(
         depth=1,
         heads=4,
-        d=32,
+        hidden_d=32,
         mlp_d=48,
         patch_size=8,
         stem_type="conv",
@@ -105,7 +105,7 @@ def test_cnn_init_follows_pycls():
 
 
 def test_vit_init():
-    spec = ViTSpec(depth=1, heads=4, d=256, mlp_d=512, resolution=256, num_classes=500)
+    spec = ViTSpec(depth=1, heads=4, hidden_d=256, mlp_d=512, resolution=256, num_classes=500)
     model = build_model(spec)
     assert _std_close(model.pos_embedding, 0.02)
     assert not model.class_token.any()

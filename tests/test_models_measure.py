@@ -103,7 +103,7 @@ def test_effnet(resolution):
 )
 def test_vit(stem, class_token):
     kw = dict(class_token=class_token, resolution=48, num_classes=9)
-    assert_counts_match(ViTSpec(depth=2, heads=3, d=48, mlp_d=96, **kw, **stem))
+    assert_counts_match(ViTSpec(depth=2, heads=3, hidden_d=48, mlp_d=96, **kw, **stem))
 
 
 def stage_lists(data: st.DataObject, n: int, values: st.SearchStrategy) -> tuple:
@@ -211,7 +211,7 @@ def test_random_vit(data, heads, head_d, patch_size, patches, conv_stem, class_t
         ws = tuple(data.draw(st.integers(2, 16)) for _ in ss)
         stem = {"stem_type": "conv", "stem_ws": ws, "stem_ss": ss}
     spec = ViTSpec(
-        depth=data.draw(st.integers(1, 2)), heads=heads, d=heads * head_d,
+        depth=data.draw(st.integers(1, 2)), heads=heads, hidden_d=heads * head_d,
         mlp_d=data.draw(st.integers(1, 64)), patch_size=patch_size, class_token=class_token,
         resolution=patch_size * patches, num_classes=5, **stem,
     )  # fmt: skip

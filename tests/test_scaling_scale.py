@@ -185,16 +185,17 @@ def test_vit(name):
     spec = PRESETS[name]
     out = scale(spec, "fast", 4)
     assert isinstance(out, ViTSpec)
-    assert out.heads == spec.heads and out.d % math.lcm(8, spec.heads) == 0
+    assert out.heads == spec.heads and out.hidden_d % math.lcm(8, spec.heads) == 0
     assert out.resolution % out.patch_size == 0
-    assert out.d > spec.d and out.mlp_d > spec.mlp_d and out.depth >= spec.depth
+    assert out.hidden_d > spec.hidden_d and out.mlp_d > spec.mlp_d and out.depth >= spec.depth
     assert len(out.stem_ws) == len(spec.stem_ws)
     assert 3.3 <= complexity(out).flops / complexity(spec).flops <= 4.7
 
 
 def test_vit_hand_computed():
     out = scale(PRESETS["ViTP-1GF"], "w", 2)  # width x sqrt(2)
-    assert (out.d, out.mlp_d, out.depth, out.resolution) == (264, 816, 12, 224)  # 271.5 -> 11*24
+    widths = (out.hidden_d, out.mlp_d, out.depth, out.resolution)
+    assert widths == (264, 816, 12, 224)  # 271.5 -> 11*24
 
 
 @pytest.mark.parametrize(

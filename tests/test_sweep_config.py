@@ -2,6 +2,7 @@
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -220,6 +221,8 @@ def test_class_count_is_the_datasets_before_constraints(tmp_path):
     The SweepConfig is built directly in Python, as a YAML file would build it."""
     from pycls_like.complexity import complexity
     from pycls_like.engine.config import load_run_config
+    from pycls_like.rundir import recorded_complexity
+    from pycls_like.specs import spec_to_dict
     from pycls_like.sweep.config import SweepConfig
     from pycls_like.sweep.rundir import CONFIG_FILE, SAMPLE_FILE
     from pycls_like.sweep.setup import build_space, resolve_space, setup
@@ -237,6 +240,9 @@ def test_class_count_is_the_datasets_before_constraints(tmp_path):
         assert model.num_classes == 10
         assert recorded == complexity(model).as_dict()
         assert 360e6 <= recorded["flops"] <= 400e6  # regnetx.yaml's band holds for this model
+        # ... and the engine takes these figures for this model instead of recomputing them
+        assert recorded_complexity(run, spec_to_dict(model)) == recorded
+        assert recorded_complexity(run, spec_to_dict(replace(model, resolution=64))) is None
 
 
 def test_flat_launcher_keys_still_load_into_their_sections(tmp_path, capsys):

@@ -1,57 +1,20 @@
 """End to end: the same tiny sweep on the local, Ray and Slurm (submitit) launchers gives one table.
 
-`tiny_sweep` is the fixture sweep the other sweep tests share: 16 px synthetic images, 256 train
-images, one epoch, 2-stage AnyNets of a few thousand parameters, one thread per run.
+`tiny_sweep` (defined in tests/tiny_sweep.py, shared with tools/kill_harness.py) is the fixture
+sweep the other sweep tests import from here.
 """
 
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
 
 from pycls_like.cli import main
-
-SPACE = {
-    "family": "anynet",
-    "stages": 2,
-    "params": {
-        "ds": {"type": "int", "range": [1, 2]},
-        "ws": {"type": "int", "range": [8, 24], "q": 8},
-        "ss": [1, 2],
-        "bs": 1.0,
-        "gs": 8,
-        "stem_type": "res_stem_cifar",
-        "stem_w": 8,
-        "resolution": 16,
-        "num_classes": 10,
-    },
-    "optim": {"lr": {"type": "log_uniform", "range": [0.05, 0.5]}},
-}
-
-
-def tiny_sweep(tmp_path: Path, n: int = 4, name: str = "tiny", **launcher: Any) -> Path:
-    """Write a tiny sweep YAML (sweep dir tmp_path/sweeps/NAME) and return its path."""
-    config = {
-        "name": name,
-        "out": str(tmp_path / "sweeps"),
-        "space": SPACE,
-        "n": n,
-        "seed": 0,
-        "base": {
-            "data": {"dataset": "synthetic", "n_train": 256, "n_test": 128},
-            "optim": {"epochs": 1},
-            "train": {"batch_size": 64, "test_batch_size": 128},
-            "device": "cpu",
-        },
-        "launcher": {"workers": 2, "threads_per_worker": 1, "gpus_per_run": 0, **launcher},
-    }
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+from pycls_like.rundir import attempts
+from tests.tiny_sweep import tiny_sweep
 
 
 def read_table(sweep_dir: Path) -> pd.DataFrame:
@@ -101,11 +64,7 @@ def test_rerun_is_a_no_op_and_bigger_n_adds_runs(local_sweep, tmp_path, cli):
     assert list(table["id"]) == ["0000", "0001", "0002", "0003", "0004"]
     after = {p.parent.name: p.read_bytes() for p in (local_sweep / "runs").glob("*/result.json")}
     assert len(before) == 4 and all(after[k] == v for k, v in before.items())
-    attempts = [
-        len((d / "attempts.jsonl").read_text().splitlines())
-        for d in (local_sweep / "runs").iterdir()
-    ]
-    assert attempts == [1] * 5
+    assert [attempts(d) for d in (local_sweep / "runs").iterdir()] == [1] * 5
 
 
 @pytest.mark.slow

@@ -18,13 +18,13 @@ def four_gpus(monkeypatch):
 
 
 def test_one_run_per_gpu_by_default(four_gpus, monkeypatch):
-    monkeypatch.setattr("pycls_like.sweep.launch_local.cpu_count", lambda: 16)
+    monkeypatch.setattr("pycls_like.sweep.launch_local.available_cores", lambda: 16)
     slots = worker_slots(LauncherConfig())
     assert slots == [Slot((g,), 4) for g in "0123"]
 
 
 def test_several_small_runs_per_gpu_and_multi_gpu_runs(four_gpus, monkeypatch):
-    monkeypatch.setattr("pycls_like.sweep.launch_local.cpu_count", lambda: 16)
+    monkeypatch.setattr("pycls_like.sweep.launch_local.available_cores", lambda: 16)
     slots = worker_slots(LauncherConfig(gpus_per_run=1, runs_per_gpu=2))
     assert [s.gpus for s in slots] == [
         ("0",),
@@ -47,7 +47,7 @@ def test_several_small_runs_per_gpu_and_multi_gpu_runs(four_gpus, monkeypatch):
 
 
 def test_cpu_workers_times_threads_fit_the_cores(monkeypatch):
-    monkeypatch.setattr("pycls_like.sweep.launch_local.cpu_count", lambda: 8)
+    monkeypatch.setattr("pycls_like.sweep.launch_local.available_cores", lambda: 8)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert worker_slots(LauncherConfig()) == [Slot(None, 8)]
     assert worker_slots(LauncherConfig(workers=4)) == [Slot(None, 2)] * 4

@@ -38,7 +38,8 @@ def _pairs() -> dict[int, dict[str, object]]:
 def test_pairs_match_flops_and_replace_one_block(resolution):
     pair = _pairs()[resolution]
     p, c = pair["patchify"], pair["conv"]
-    assert c.depth == p.depth - 1 and c.stem_ws == (24, 48, 96) and (c.d, c.heads) == (p.d, p.heads)
+    assert c.depth == p.depth - 1 and c.stem_ws == (24, 48, 96)
+    assert (c.hidden_d, c.heads) == (p.hidden_d, p.heads)
     fp, fc = complexity(p).flops, complexity(c).flops
     assert abs(fc / fp - 1) <= FLOPS_TOLERANCE, (fp, fc)
     # The conv stem costs about one block: without the block swap the gap would be far larger.
@@ -49,7 +50,7 @@ def test_pairs_match_flops_and_replace_one_block(resolution):
 def _values(spec) -> dict:
     return {
         "stem_type": spec.stem_type, "resolution": spec.resolution, "heads": spec.heads,
-        "d": spec.d, "mlp_d": spec.mlp_d, "patch_size": spec.patch_size, "num_classes": 10,
+        "hidden_d": spec.hidden_d, "mlp_d": spec.mlp_d, "patch_size": spec.patch_size, "num_classes": 10,
     }  # fmt: skip
 
 

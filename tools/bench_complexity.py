@@ -5,7 +5,7 @@ It also checks that bad files lose no good answer: the same call with `--bad` of
 broken (malformed YAML, an unknown key, an impossible value) must print one answer per good
 file, one stderr line per bad one, and exit with code 2.
 
-Usage: python tools/bench_complexity.py [--files 500] [--bad 3] [--repeats 5]
+Usage: python tools/bench_complexity.py [--files 500] [--bad 3] [--repeats 5] [--api-only --rounds 5]
 """
 
 import argparse
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import yaml
 
@@ -93,7 +94,7 @@ def random_configs(n: int, seed: int = 0) -> dict[str, list[dict]]:
         heads = rng.randint(2, 8)
         out["vit"].append(
             {"family": "vit", "depth": rng.randint(6, 16), "heads": heads,
-             "d": heads * rng.choice([32, 48, 64]), "mlp_d": 64 * rng.randint(4, 32)}
+             "hidden_d": heads * rng.choice([32, 48, 64]), "mlp_d": 64 * rng.randint(4, 32)}
         )  # fmt: skip
     return out
 
@@ -115,10 +116,11 @@ def _best(fn, items: list, repeats: int, before=None) -> float:  # noqa: ANN001
     return total
 
 
-def per_config(n: int, repeats: int) -> None:
-    """Microseconds per new config: spec_from_dict, complexity(spec), pycls's counter."""
+def per_config(n: int, repeats: int, rounds: int = 1) -> None:
+    """Microseconds per new config: spec_from_dict, complexity(spec), pycls's counter; with
+    `rounds` > 1 the whole measurement is repeated and each figure is shown as min / median."""
     print(
-        f"{'family':<8} {'dict->spec us':>14} {'complexity us':>14} {'pycls us':>10} {'speed-up':>9}"
+        f"{'family':<8} {'dict->spec us':>14} {'complexity us':>14} {'pycls us':>12} {'speed-up':>11}"
     )
     for family, dicts in random_configs(n).items():
         specs = [spec_from_dict(d) for d in dicts]
@@ -127,12 +129,28 @@ def per_config(n: int, repeats: int) -> None:
         assert ours == [{k: p[k] for k in ("flops", "params", "acts")} for p in peer], (
             "the two counters disagree"
         )
-        parse = _best(spec_from_dict, dicts, repeats)
-        # new configs: the plan cache is emptied before each timed pass
-        best = _best(complexity, specs, repeats, before=make_plan.cache_clear)
-        base = _best(pycls_counter.complexity, specs, repeats)
-        us = [1e6 * t / len(dicts) for t in (parse, best, base)]
-        print(f"{family:<8} {us[0]:>14.1f} {us[1]:>14.1f} {us[2]:>10.1f} {us[2] / us[1]:>8.1f}x")
+        rows = []
+        for _ in range(rounds):
+            parse = _best(spec_from_dict, dicts, repeats)
+            # new configs: complexity() expands each spec afresh; the plan cache (used by the
+            # builder and the CLI) is emptied anyway
+            best = _best(complexity, specs, repeats, before=make_plan.cache_clear)
+            base = _best(pycls_counter.complexity, specs, repeats)
+            us = [1e6 * t / len(dicts) for t in (parse, best, base)]
+            rows.append([*us, us[2] / us[1]])
+        cells = []
+        for k, unit in zip(range(4), ("", "", "", "x"), strict=True):
+            col = [r[k] for r in rows]
+            text = (
+                f"{min(col):.1f}{unit}"
+                if rounds == 1
+                else f"{min(col):.1f}/{median(col):.1f}{unit}"
+            )
+            cells.append(text)
+        widths = (14, 14, 12, 11)
+        print(f"{family:<8} " + " ".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+    if rounds > 1:
+        print(f"(min/median over {rounds} rounds; speed-up: of each round's pair)")
 
 
 def timed(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, str, str]:
@@ -158,8 +176,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--configs", type=int, default=300, help="new configs per family")
     parser.add_argument("--api-only", action="store_true", help="only the per-config API timing")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the per-config timing")
     args = parser.parse_args()
-    per_config(args.configs, args.repeats)
+    per_config(args.configs, args.repeats, args.rounds)
     if args.api_only:
         return
     exe = [sys.executable, "-m", "pycls_like.cli", "complexity"]

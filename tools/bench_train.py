@@ -21,11 +21,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from pycls_like.complexity import complexity
+from pycls_like.cores import available_cores
 from pycls_like.data import DataConfig, build_data
 from pycls_like.data.base import ImageData
 from pycls_like.engine.config import OptimConfig
 from pycls_like.engine.optim import build_optimizer, lr_at
-from pycls_like.engine.trainer import available_cores, train_epoch
+from pycls_like.engine.trainer import train_epoch
 from pycls_like.io import load_spec
 from pycls_like.models import build_model
 from pycls_like.specs import AnyNetSpec

@@ -11,7 +11,6 @@ errors, the median error (chance: 90%) and the runs near chance.
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy import stats
 
+from pycls_like.cores import available_cores
 from pycls_like.demo import FULL, QUICK, DemoSettings
 from pycls_like.design import load_space
 from pycls_like.specs import spec_to_dict
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--n-seed", type=int, help="models retrained with a second seed (all)")
     parser.add_argument("--flops", default="5M:70M")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=available_cores())
     parser.add_argument("--quick", action="store_true", help="the --quick demo's budget")
     parser.add_argument("--json", help="also write every run's figures to this file")
     parser.add_argument(

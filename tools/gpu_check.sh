@@ -83,6 +83,50 @@ issue17_stem_study() {
 }
 section issue17_stem_study issue17_stem_study
 
+# ---------------------------------------------------------------------------------------------
+# Issue 15: populations at GPU speed (at most 4.5 minutes: the step limits add up to 235 s, plus
+# at most 5 s per step to stop; one failing or hanging step does not eat the others' time;
+# steps.tsv in $DIR lists each step's exit code and seconds, 124 = cut at its limit).
+# 1. the CUDA tests (pytest -m gpu): engine, data-parallel, measured packing on the GPU;
+# 2. engine-vs-bare loop at 32 px (27 MF, bf16) and 224 px (RegNetX-200MF, bf16 and fp32,
+#    batch 128): target overhead <= 3% at 224 px;
+# 3. tools/bench_population.py, three ways (pycls's: a fresh process per run, one at a time;
+#    the default: persistent workers, measured packing; a bare-loop bound), each way cut at its
+#    --budget (models/hour counts finished models): targets, in models/hour over pycls's way,
+#    >= 5x for the CIFAR-scale population and >= 1.2x for the 224 px one;
+# 4. `python3 -m pycls_like demo --quick`: target faster than 2 idle CPU cores (69 s); cut at 47 s.
+issue15_step() {  # issue15_step NAME SECONDS CMD...: run CMD under a time limit, log its status
+  local name=$1 limit=$2 start rc
+  shift 2
+  echo "-- $name (limit ${limit} s)"
+  start=$(date +%s)
+  timeout -s INT -k 5 "$limit" "$@" > >(tee "$DIR/$name.txt") 2>&1
+  rc=$?
+  printf '%s\t%s\t%s\n' "$name" "$rc" "$(( $(date +%s) - start ))" >> "$DIR/steps.tsv"
+  [ "$rc" -eq 0 ] || ISSUE15_FAILED=1
+}
+issue15_populations() {
+  ISSUE15_FAILED=0
+  printf 'step\texit\tseconds\n' > "$DIR/steps.tsv"
+  issue15_step cuda_tests 35 $PY -m pytest -q -m gpu -p no:cacheprovider \
+    tests/test_engine_train.py tests/test_distributed.py tests/test_sweep_packing.py
+  issue15_step overhead_32px_bf16 10 $PY tools/bench_train.py --device cuda --rounds 8
+  issue15_step overhead_224px_bf16 14 $PY tools/bench_train.py --device cuda --rounds 8 \
+    --model RegNetX-200MF --resolution 224 --dtype bf16
+  issue15_step overhead_224px_fp32 14 $PY tools/bench_train.py --device cuda --rounds 8 \
+    --model RegNetX-200MF --resolution 224 --dtype fp32
+  issue15_step population_small 70 $PY tools/bench_population.py --device cuda \
+    --populations small --budget "${ISSUE15_BUDGET_SMALL:-20}" --out "$DIR/population_small"
+  issue15_step population_large 45 $PY tools/bench_population.py --device cuda \
+    --populations large --budget "${ISSUE15_BUDGET_LARGE:-8}" --out "$DIR/population_large"
+  issue15_step demo_quick 47 $PY -m pycls_like demo --quick --device cuda --out "$DIR/demo" -q
+  echo "demo --quick on the GPU: $(tail -n 1 "$DIR/steps.tsv" | cut -f 3) s, exit" \
+    "$(tail -n 1 "$DIR/steps.tsv" | cut -f 2) (124/137: cut at 47 s); 2 idle CPU cores: 69 s"
+  column -t -s $'\t' "$DIR/steps.tsv" 2>/dev/null || cat "$DIR/steps.tsv"
+  return "$ISSUE15_FAILED"
+}
+section issue15_populations issue15_populations
+
 # (later issues: add a function and a `section NAME FUNCTION` line here)
 
 echo "== summary ($SUMMARY)"

@@ -7,11 +7,17 @@ trials: 2-3 launches start at once on one sweep dir and run to the end.
 
 Counted per trial: kills, runs, lost (not finished at the end, or a top-1 error different from the
 uninterrupted reference sweep: a lost or wrong result), duplicates (a run trained twice: an attempt
-started while an earlier attempt's process was still alive, or after the run had finished).
+started while an earlier one was still training, or after the run had finished). An attempt trains
+from its start line in attempts.jsonl until its end line (written before the claim is released),
+or, if it has none (SIGKILLed), until its process is gone. A live process is not proof of
+training: a worker whose driver was killed releases its claim and then takes a second or more to
+exit, and a new launch may rightly start the run meanwhile.
 
     python tools/kill_harness.py --trials 6 --runs 8 --concurrent-trials 3 --seed 0
 
-Prints one line per trial and a JSON summary (trials, kills, runs, duplicates, lost) last.
+Prints one line per trial and a JSON summary (trials, kills by target, launches, runs, duplicates,
+lost, wall time, and whether an uninterrupted launch still gives the reference results at the end:
+in a shared working tree, code edited mid-run shows up as "lost" runs) last.
 """
 
 import argparse
@@ -26,28 +32,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-import yaml
-
-from pycls_like.rundir import ATTEMPTS_FILE, CLAIM_FILE, RESULT_FILE, jsonl_records
+from pycls_like.rundir import ATTEMPTS_FILE, CLAIM_FILE, RESULT_FILE, attempts, jsonl_records
 from pycls_like.sweep.claims import pid_alive, read_claim
 
-SPACE = {
-    "family": "anynet",
-    "stages": 2,
-    "params": {
-        "ds": {"type": "int", "range": [1, 2]},
-        "ws": {"type": "int", "range": [8, 24], "q": 8},
-        "ss": [1, 2],
-        "bs": 1.0,
-        "gs": 8,
-        "stem_type": "res_stem_cifar",
-        "stem_w": 8,
-        "resolution": 16,
-        "num_classes": 10,
-    },
-    "optim": {"lr": {"type": "log_uniform", "range": [0.05, 0.5]}},
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' tiny sweep fixture
+from tests.tiny_sweep import tiny_sweep  # noqa: E402
+
 POLL_S = 0.05
 
 
@@ -62,27 +54,16 @@ class Trial:
     duplicates: int = 0
     lost: int = 0
     kill_targets: list[str] = field(default_factory=list)
+    duplicate_runs: list[str] = field(default_factory=list)  # one line per run: why
 
 
 def write_sweep(root: Path, runs: int, workers: int) -> Path:
-    """A tiny sweep YAML whose sweep dir is root/sweep."""
-    config = {
-        "name": "harness",
-        "dir": str(root / "sweep"),
-        "space": SPACE,
-        "n": runs,
-        "seed": 0,
-        "base": {
-            "data": {"dataset": "synthetic", "n_train": 256, "n_test": 128},
-            "optim": {"epochs": 1},
-            "train": {"batch_size": 64, "test_batch_size": 128},
-            "device": "cpu",
-        },
-        "launcher": {"workers": workers, "threads_per_worker": 1, "gpus_per_run": 0, "retries": 3},
-    }
-    path = root / "sweep.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    """The tests' tiny sweep (sweep dir `sweep_dir(root)`), retried up to 3 times per launch."""
+    return tiny_sweep(root, n=runs, name="harness", workers=workers, retries=3)
+
+
+def sweep_dir(root: Path) -> Path:
+    return root / "sweeps" / "harness"
 
 
 def cli(*args: str) -> list[str]:
@@ -99,48 +80,88 @@ def start_launch(config: Path) -> subprocess.Popen:
     )
 
 
+def _identity(pid: int) -> str | None:
+    """The process's start time (/proc/PID/stat field 22): tells a pid reused by a new process
+    from the one first seen (None where there is no /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 class Watcher:
-    """Polls the run dirs: when each attempt started, when its process was last seen alive, and
-    when each run first had a finished result."""
+    """Polls the run dirs: when each attempt's process was last seen alive (a zombie is dead),
+    and when each run first had a finished result."""
 
     def __init__(self, sweep: Path):
         self.sweep = sweep
         self.alive_until: dict[int, float] = {}
+        self.identity: dict[int, str | None] = {}
         self.finished_at: dict[str, float] = {}
+
+    def _seen(self, pid: int, now: float) -> None:
+        if pid not in self.identity:
+            if not pid_alive(pid):
+                return
+            self.identity[pid] = _identity(pid)
+        if pid_alive(pid) and _identity(pid) == self.identity[pid]:
+            self.alive_until[pid] = now
 
     def poll(self) -> None:
         now = time.time()
         for run in sorted((self.sweep / "runs").iterdir()):
             for record in jsonl_records(run / ATTEMPTS_FILE)[0]:
-                pid = record.get("pid")
-                if isinstance(pid, int) and pid not in self.alive_until and pid_alive(pid):
-                    self.alive_until[pid] = now
+                if isinstance(record.get("pid"), int):
+                    self._seen(record["pid"], now)
             claim = read_claim(run / CLAIM_FILE)
-            if claim is not None and pid_alive(claim.pid):
-                self.alive_until[claim.pid] = now
+            if claim is not None:
+                self._seen(claim.pid, now)
             if run.name not in self.finished_at and _finished(run):
                 self.finished_at[run.name] = now
         for pid in list(self.alive_until):
-            if pid_alive(pid):
-                self.alive_until[pid] = now
+            self._seen(pid, now)
 
-    def duplicates(self) -> int:
-        """Runs with an attempt that started while the previous attempt's process was alive
-        (beyond the polling resolution), or after the run had finished."""
-        count = 0
+    def _trained_until(self, attempt: dict[str, Any], ends: dict[str, float]) -> float:
+        """When an attempt stopped training: its end line, else (killed) when its process was
+        last seen alive, less the polling resolution."""
+        if attempt.get("token") in ends:
+            return ends[attempt["token"]]
+        return self.alive_until.get(attempt["pid"], 0.0) - 4 * POLL_S
+
+    def duplicates(self) -> list[str]:
+        """One line per run trained twice: an attempt that started while an earlier attempt was
+        still training, or after the run had finished (beyond the polling resolution)."""
+        found = []
         for run in sorted((self.sweep / "runs").iterdir()):
-            attempts = sorted(
-                (r for r in jsonl_records(run / ATTEMPTS_FILE)[0] if not r.get("lost")),
-                key=lambda r: r.get("time", 0),
+            records = jsonl_records(run / ATTEMPTS_FILE)[0]
+            ends = {
+                r["token"]: r["ended"] for r in records if _number(r.get("ended")) and "token" in r
+            }
+            starts = sorted(
+                (r for r in records if _number(r.get("time")) and "pid" in r and not r.get("lost")),
+                key=lambda r: r["time"],
             )
+            name = {id(r): f"{str(r.get('token'))[:8]} (pid {r['pid']})" for r in starts}
+            why = [
+                f"{name[id(b)]} started while {name[id(a)]} was training"
+                for i, a in enumerate(starts)
+                for b in starts[i + 1 :]
+                if b["time"] < self._trained_until(a, ends)
+                and (a["pid"] != b["pid"] or a.get("token") in ends)
+            ]
             done = self.finished_at.get(run.name, float("inf"))
-            overlap = any(
-                self.alive_until.get(a["pid"], 0) > b["time"] + 4 * POLL_S and a["pid"] != b["pid"]
-                for a, b in zip(attempts, attempts[1:], strict=False)
-            )
-            late = any(a.get("time", 0) > done + 4 * POLL_S for a in attempts)
-            count += overlap or late
-        return count
+            why += [
+                f"{name[id(a)]} started after the run had finished"
+                for a in starts
+                if a["time"] > done + 4 * POLL_S
+            ]
+            if why:
+                found.append(f"{run.name}: {'; '.join(why)}")
+        return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _finished(run: Path) -> bool:
@@ -198,7 +219,7 @@ def _kill_one(driver: subprocess.Popen, sweep: Path, rng: random.Random) -> str 
 def kill_trial(
     base: Path, config: Path, reference: dict, rng: random.Random, max_kills: int
 ) -> Trial:
-    sweep = base / "sweep"
+    sweep = sweep_dir(base)
     trial = Trial("kill", len(reference))
     watcher = Watcher(sweep)
     while True:
@@ -220,7 +241,8 @@ def kill_trial(
         if target_done(sweep) and driver.returncode == 0:
             break
         time.sleep(1.5)  # orphaned workers notice their driver is gone within a second
-    trial.duplicates = watcher.duplicates()
+    trial.duplicate_runs = watcher.duplicates()
+    trial.duplicates = len(trial.duplicate_runs)
     trial.lost = lost(sweep, reference)
     return trial
 
@@ -230,15 +252,19 @@ def target_done(sweep: Path) -> bool:
 
 
 def concurrent_trial(base: Path, config: Path, reference: dict, rng: random.Random) -> Trial:
-    sweep = base / "sweep"
+    sweep = sweep_dir(base)
     trial = Trial("concurrent", len(reference))
     watcher = Watcher(sweep)
     procs = [start_launch(config) for _ in range(rng.choice([2, 3]))]
     trial.launches = len(procs)
     _wait(procs, watcher, timeout=900)
     # Every run is trained exactly once across the launches (no kills: one attempt each).
-    attempts = [len(jsonl_records(r / ATTEMPTS_FILE)[0]) for r in (sweep / "runs").iterdir()]
-    trial.duplicates = max(watcher.duplicates(), sum(a > 1 for a in attempts))
+    found = watcher.duplicates()
+    listed = {line.split(":")[0] for line in found}
+    runs = sorted((sweep / "runs").iterdir())
+    twice = [f"{r.name}: {n} attempts" for r in runs if (n := attempts(r)) > 1]
+    trial.duplicate_runs = found + [line for line in twice if line.split(":")[0] not in listed]
+    trial.duplicates = len(trial.duplicate_runs)
     trial.lost = lost(sweep, reference)
     return trial
 
@@ -248,27 +274,37 @@ def prepare(root: Path, runs: int, workers: int) -> tuple[Path, Path, dict]:
     config = write_sweep(root, runs, workers)
     subprocess.run(cli("sweep", "setup", str(config), "-q"), check=True)
     template = root / "template"
-    shutil.copytree(root / "sweep", template)
+    shutil.copytree(sweep_dir(root), template)
+    return config, template, uninterrupted(root, config, template)
+
+
+def uninterrupted(root: Path, config: Path, template: Path) -> dict[str, float | None]:
+    """The template trained by one launch, nothing killed: the reference results. Run again at
+    the end: if the code changed meanwhile (a shared working tree), "lost" counts mean nothing."""
+    shutil.rmtree(sweep_dir(root), ignore_errors=True)
+    shutil.copytree(template, sweep_dir(root))
     subprocess.run(cli("sweep", "launch", str(config), "-q"), check=True)
-    return config, template, results(root / "sweep")
+    return results(sweep_dir(root))
 
 
 def run(trials: int, concurrent: int, runs: int, workers: int, seed: int, max_kills: int) -> dict:
     rng = random.Random(seed)
+    start = time.monotonic()
     out: list[Trial] = []
     with tempfile.TemporaryDirectory(prefix="kill_harness_") as tmp:
         root = Path(tmp)
         config, template, reference = prepare(root, runs, workers)
         assert all(v is not None for v in reference.values()), reference
         for i in range(trials + concurrent):
-            shutil.rmtree(root / "sweep")
-            shutil.copytree(template, root / "sweep")
+            shutil.rmtree(sweep_dir(root))
+            shutil.copytree(template, sweep_dir(root))
             if i < trials:
                 trial = kill_trial(root, config, reference, rng, max_kills)
             else:
                 trial = concurrent_trial(root, config, reference, rng)
             out.append(trial)
             print(json.dumps(asdict(trial)), flush=True)
+        stable = uninterrupted(root, config, template) == reference
     return {
         "trials": len(out),
         "kill_trials": trials,
@@ -281,6 +317,8 @@ def run(trials: int, concurrent: int, runs: int, workers: int, seed: int, max_ki
         "runs": sum(t.runs for t in out),
         "duplicates": sum(t.duplicates for t in out),
         "lost": sum(t.lost for t in out),
+        "wall_s": round(time.monotonic() - start),
+        "reference_stable": stable,  # False: the code changed during the run (see `lost`)
     }
 
 
@@ -297,7 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         args.trials, args.concurrent_trials, args.runs, args.workers, args.seed, args.max_kills
     )
     print(json.dumps(summary))
-    return 0 if summary["duplicates"] == 0 and summary["lost"] == 0 else 1
+    if not summary["reference_stable"]:
+        print("the uninterrupted sweep gave other results at the end: code changed during the run")
+    ok = summary["duplicates"] == 0 and summary["lost"] == 0 and summary["reference_stable"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

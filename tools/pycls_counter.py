@@ -327,8 +327,8 @@ def complexity(spec):
     p = {
         "image_size": spec.resolution, "patch_size": spec.patch_size, "stem_type": spec.stem_type,
         "c_stem_kernels": [3] * len(spec.stem_ws) + [spec.stem_k],
-        "c_stem_dims": [*spec.stem_ws, spec.d], "c_stem_strides": [*spec.stem_ss, spec.stem_s],
-        "num_layers": spec.depth, "num_heads": spec.heads, "hidden_d": spec.d,
+        "c_stem_dims": [*spec.stem_ws, spec.hidden_d], "c_stem_strides": [*spec.stem_ss, spec.stem_s],
+        "num_layers": spec.depth, "num_heads": spec.heads, "hidden_d": spec.hidden_d,
         "mlp_d": spec.mlp_d, "cls_type": "token" if spec.class_token else "pooled",
         "num_classes": spec.num_classes,
     }  # fmt: skip

@@ -220,14 +220,14 @@ def _is_float(text: str) -> bool:
 
 def _sweep_widths(sweep_dir: str) -> tuple[list[str], list[list[int]]]:
     """Every run of a sweep table that has block widths (the widths do not depend on training)."""
-    from pycls_like.analysis.table import block_widths, load_population, require_columns
+    from pycls_like.analysis.table import load_population, parse_block_widths, require_columns
     from pycls_like.errors import ConfigError
 
     pop = load_population(sweep_dir)
     require_columns(pop, ["block_widths"])
     labels, sequences = [], []
     for run_id, value in zip(pop.table["id"], pop.table["block_widths"], strict=True):
-        widths = block_widths(value, run_id, pop.source)
+        widths = parse_block_widths(value, run_id, pop.source)
         if widths:
             labels.append(run_id)
             sequences.append(widths)

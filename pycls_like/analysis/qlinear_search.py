@@ -8,14 +8,19 @@ up to the largest width, wm in `wm_range` (L = log wm), a = wa/w0 >= 0. Cost: th
   changing only where a block's exponent round(log(1 + a*j)/L) steps, so sorting those events and
   accumulating the cost changes gives it on every interval.
 - (w0, L) by branch and bound (`_descend`): boxes of w0 values x L intervals of a log grid of
-  N_GRID values of wm are halved on both sides while their admissible bound (`lower_bound`: the
-  best non-decreasing choice of levels, each anywhere in its range over the box) can beat the
-  best cost; the centres of the most promising boxes are swept for upper bounds on the way.
-- In every surviving grid cell, its grid point and each "aligned" L (a level on, or at a rounding
-  edge of, an observed width: optima are often narrower than the grid step and sit there;
-  `_aligned`) is swept if its point bound can still win. Then the REFINE_TOP best distinct
-  points are refined on finer grids between their neighbours (and w0 +- 8), REFINE_ROUNDS
-  times. The grid is exhaustive up to the bounds; the refinement is a heuristic.
+  N_GRID values of wm are halved on both sides while their admissible bound can beat the best
+  cost; the centres of the most promising boxes are swept for upper bounds on the way. Bounds:
+  `lower_bound`, the best non-decreasing choice of levels, each anywhere in its range over the
+  box, with each step between neighbouring blocks capped by the linear growth of u_j (block j
+  can be at most floor(log(j/(j-1))/L) + 1 levels above block j-1) and only the levels between
+  the widths counted; and `isotonic_bound`, per w0 for any L (the best non-decreasing fit that
+  starts at w0), which rules out most w0 of unsorted widths at the first levels.
+- In every surviving grid cell, its grid point, then (if the cell can still win) each
+  "aligned" L (a level on, or at a rounding edge of, an observed width: optima are often
+  narrower than the grid step and sit there; `_aligned`) is swept if its point bound can win. Then the REFINE_TOP best distinct
+  points are refined on finer grids between their neighbours (and w0 +- 8; a neighbourhood
+  whose bound cannot win is skipped), REFINE_ROUNDS times. The grid is exhaustive up to the
+  bounds; the refinement is a heuristic.
 - Candidates are swept in waves (most promising first) so the best cost tightens early.
 """
 
@@ -30,8 +35,10 @@ ALIGN_WIDTHS, ALIGN_S = 8, 4  # aligned L per w0: 8 width quantiles x 3 (centre,
 REFINE_SUB = 8  # each refinement round divides the step by this
 REFINE_ROUNDS = 3  # final step: grid step / 512 (the reference grid's: L range / 1023)
 WAVES = (8, 32, 128, 512)  # candidates swept per sequence before the bound is re-applied
+MAX_STEP = 3  # level steps up to this are windowed in the bound; larger ones are left free
 PROBES = 8  # box centres per sequence swept at each level of the descent (upper bounds)
 _CHUNK = 3_000_000  # elements per vectorized block: bounds the memory of float64 temporaries
+_PAD = 1e9  # log-width of the padding past a sequence's end: above any real width
 
 
 def search(seqs: list[np.ndarray], wm_range: tuple[float, float]) -> list[tuple[int, float, float]]:
@@ -48,16 +55,20 @@ def search(seqs: list[np.ndarray], wm_range: tuple[float, float]) -> list[tuple[
     g = grid.size
     best = _Best(n)
     evaluate = _Evaluator(best, logw, mask, maxw)
-    seq, w0s, cells = _descend(best, (logw, mask, maxw), k_max, grid)
+    seq, w0s, cells, bound = _descend(best, (logw, mask, maxw), k_max, grid)
     # Every grid point and "aligned" L (a level on, or at a rounding edge of, an observed width:
-    # optima are often narrower than the grid step and sit there; `_aligned`) of a surviving cell.
+    # optima are often narrower than the grid step and sit there; `_aligned`) of a surviving cell:
+    # the grid points first, then the aligned points of the cells they have not ruled out.
+    evaluate(seq, w0s, grid[cells])
+    keep = bound < best.cost[seq] - 1e-9
+    seq, w0s, cells = seq[keep], w0s[keep], cells[keep]
     if seq.size:
         pair = seq * (k_max.max() + 1) + w0s // Q
         _, first = np.unique(pair, return_index=True)
         a_seq, a_w0, a_l = _aligned(seq[first], w0s[first], logw, mask, grid)
         a_cell = np.minimum(np.searchsorted(grid, a_l, side="right") - 1, g - 1)
         ok = np.isin((a_seq * (k_max.max() + 1) + a_w0 // Q) * g + a_cell, pair * g + cells)
-        evaluate(*(np.r_[v, a[ok]] for v, a in ((seq, a_seq), (w0s, a_w0), (grid[cells], a_l))))
+        evaluate(a_seq[ok], a_w0[ok], a_l[ok])
     _refine(evaluate, best, grid, k_max, REFINE_TOP)
     return [
         # exp(log(wm)) may round past the domain's ends (10.000000000000002): clamp to them.
@@ -68,17 +79,22 @@ def search(seqs: list[np.ndarray], wm_range: tuple[float, float]) -> list[tuple[
 
 def _refine(evaluate: "_Evaluator", best: "_Best", grid, k_max, top: int) -> None:
     """Refine the `top` best points evaluated so far: finer L grids between their grid
-    neighbours, with w0 - Q, w0 and w0 + Q, REFINE_ROUNDS times."""
+    neighbours, with w0 - Q, w0 and w0 + Q, REFINE_ROUNDS times; a neighbourhood whose bound
+    cannot beat the best is skipped whole."""
     step = grid[1] - grid[0] if grid.size > 1 else 0.0
+    logw, mask, maxw = evaluate.data
     for _ in range(REFINE_ROUNDS):
         seq, w0, L = best.top(top)
+        seq, L = np.repeat(seq, 3), np.repeat(L, 3)
+        w0 = np.repeat(w0, 3) + np.tile([-Q, 0, Q], w0.size)
+        ok = (w0 >= Q) & (w0 <= Q * k_max[seq])
+        seq, w0, L = seq[ok], w0[ok], L[ok]
+        lo, hi = np.maximum(L - step, grid[0]), np.minimum(L + step, grid[-1])
+        ok = lower_bound(logw, mask, maxw, seq, w0, lo, hi) < best.cost[seq] - 1e-9
         offs = np.arange(-REFINE_SUB, REFINE_SUB + 1) * (step / REFINE_SUB)
-        c = offs.size * 3
-        seq_r = np.repeat(seq, c)
-        w0_r = np.repeat(w0, c) + np.tile(np.repeat([-Q, 0, Q], offs.size), seq.size)
-        l_r = np.clip(np.repeat(L, c) + np.tile(offs, 3 * seq.size), grid[0], grid[-1])
-        ok = (w0_r >= Q) & (w0_r <= Q * k_max[seq_r])
-        evaluate(seq_r[ok], w0_r[ok], l_r[ok])
+        seq_r, w0_r = np.repeat(seq[ok], offs.size), np.repeat(w0[ok], offs.size)
+        l_r = np.clip(np.repeat(L[ok], offs.size) + np.tile(offs, int(ok.sum())), grid[0], grid[-1])
+        evaluate(seq_r, w0_r, l_r)
         step /= REFINE_SUB
 
 
@@ -136,19 +152,19 @@ class _Best:
         """The k cheapest distinct (w0, L) per sequence among everything evaluated."""
         seq, w0, L, cost = (np.concatenate(v) for v in zip(*self.seen, strict=True))
         order = np.lexsort((L, w0, cost, seq))
-        seq, w0, L = seq[order], w0[order], L[order]
+        seq, w0, L, cost = seq[order], w0[order], L[order], cost[order]
         dup = np.r_[False, (seq[1:] == seq[:-1]) & (w0[1:] == w0[:-1]) & (L[1:] == L[:-1])]
-        seq, w0, L = seq[~dup], w0[~dup], L[~dup]
+        seq, w0, L, cost = seq[~dup], w0[~dup], L[~dup], cost[~dup]
         keep = _rank_within(seq) < k
+        # The k best of everything seen are among these and whatever is seen later: keep only them.
+        self.seen = [(seq[keep], w0[keep], L[keep], cost[keep])]
         return seq[keep], w0[keep], L[keep]
 
 
 def _aligned(seq, w0, logw, mask, grid) -> tuple[np.ndarray, ...]:
     """Candidates (seq, w0, L) with L = log(t/w0)/s or a hair inside log((t -+ Q/2)/w0)/s, for t
     the observed widths rounded to Q (ALIGN_WIDTHS quantiles) and s = 1..ALIGN_S."""
-    qs = np.linspace(0, 1, ALIGN_WIDTHS)
-    masked = np.where(mask[seq], np.exp(logw[seq]), np.nan)
-    t = np.maximum(np.rint(np.nanquantile(masked, qs, axis=1).T / Q), 1) * Q  # (m, ALIGN_WIDTHS)
+    t = np.maximum(np.rint(_quantiles(logw, mask, ALIGN_WIDTHS)[seq] / Q), 1) * Q  # (m, T)
     edge = np.array([-Q / 2 + 1e-6, 0.0, Q / 2 - 1e-6])
     s_ = np.arange(1, ALIGN_S + 1)
     ratio = (t[:, :, None] + edge) / w0[:, None, None]  # (m, T, 3)
@@ -159,28 +175,41 @@ def _aligned(seq, w0, logw, mask, grid) -> tuple[np.ndarray, ...]:
     return seq[rows[ok]], w0[rows[ok]], L[ok]
 
 
+def _quantiles(logw: np.ndarray, mask: np.ndarray, count: int) -> np.ndarray:
+    """(n, count) widths at evenly spaced quantiles 0..1 of each sequence (linear interpolation,
+    as np.quantile; vectorized over sequences of different lengths)."""
+    widths = np.sort(np.where(mask, np.exp(logw), np.inf), axis=1)
+    pos = np.linspace(0, 1, count)[None, :] * (mask.sum(1)[:, None] - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, mask.sum(1)[:, None] - 1)
+    v_lo, v_hi = np.take_along_axis(widths, lo, 1), np.take_along_axis(widths, hi, 1)
+    return v_lo + (pos - lo) * (v_hi - v_lo)
+
+
 def _descend(
     best: _Best, data: tuple, k_max: np.ndarray, grid: np.ndarray
 ) -> tuple[np.ndarray, ...]:
-    """Branch and bound over boxes of (w0, L cells): (seq, w0, cell) of every grid cell whose
-    bound can still beat its sequence's best. A box is w0 in Q*[k_lo, k_hi] and L in
+    """Branch and bound over boxes of (w0, L cells): (seq, w0, cell, bound) of every grid cell
+    whose bound can still beat its sequence's best. A box is w0 in Q*[k_lo, k_hi] and L in
     [grid[i_lo], grid[i_hi + 1]]; each level halves both sides and sweeps the centres of the
     PROBES most promising boxes per sequence, so the best cost tightens as the boxes shrink."""
     g, n = grid.size, k_max.size
     seq, k_lo, k_hi = np.arange(n), np.ones(n, dtype=int), k_max.copy()
     i_lo, i_hi = np.zeros(n, dtype=int), np.full(n, g - 1)
     leaves: list[tuple[np.ndarray, ...]] = []
+    by_w0 = _RangeMin(isotonic_bound(*data[:2], k_max))
     while seq.size:
         bound = lower_bound(
             *data, seq, Q * k_lo, grid[i_lo], grid[np.minimum(i_hi + 1, g - 1)], Q * k_hi
         )
+        bound = np.maximum(bound, by_w0(seq, k_lo - 1, k_hi - 1))
         order = np.lexsort((bound, seq))
         probe = order[_rank_within(seq[order]) < PROBES]
         w0_p, l_p = Q * ((k_lo[probe] + k_hi[probe]) // 2), grid[(i_lo[probe] + i_hi[probe]) // 2]
         best.update(seq[probe], w0_p, l_p, *sweep_a(*data, seq[probe], w0_p, l_p))
         keep = bound < best.cost[seq] - 1e-9
         leaf = keep & (k_lo == k_hi) & (i_lo == i_hi)
-        leaves.append((seq[leaf], Q * k_lo[leaf], i_lo[leaf]))
+        leaves.append((seq[leaf], Q * k_lo[leaf], i_lo[leaf], bound[leaf]))
         keep &= ~leaf
         seq, k_lo, k_hi, i_lo, i_hi = (v[keep] for v in (seq, k_lo, k_hi, i_lo, i_hi))
         k_mid, i_mid = (k_lo + k_hi) // 2, (i_lo + i_hi) // 2
@@ -196,6 +225,50 @@ def _descend(
                 kids.append(tuple(v[ok] for v in (seq, kl, kh, il, ih)))
         seq, k_lo, k_hi, i_lo, i_hi = (np.concatenate(v) for v in zip(*kids, strict=True))
     return tuple(np.concatenate(v) for v in zip(*leaves, strict=True))
+
+
+def isotonic_bound(logw: np.ndarray, mask: np.ndarray, k_max: np.ndarray) -> np.ndarray:
+    """(n, max k) bound on the summed cost at w0 = Q*k, any L and a (inf past k_max): the best
+    non-decreasing log-widths y with y_0 = log w0 and every y_j >= log w0 (every level is at
+    least w0), free of levels. Weak on sorted widths, but it rules out most w0 of unsorted ones
+    before any L is looked at. By dynamic programming over the observed widths (an L1 isotonic
+    fit takes its values among them) clipped to log w0, one chunk of sequences at a time."""
+    n, d = logw.shape
+    ks = np.arange(1, int(k_max.max()) + 1)
+    out = np.full((n, ks.size), np.inf)
+    step = max(1, _CHUNK // (ks.size * d * (d + 1)))
+    for start in range(0, n, step):
+        r = slice(start, start + step)
+        x = np.where(mask[r], logw[r], _PAD)  # padding sorts last; its steps are skipped
+        floor = np.log(Q * ks)[None, :, None]  # (1, K, 1)
+        values = np.maximum(np.sort(x, axis=1)[:, None, :], floor)  # (b, K, d), sorted
+        values = np.concatenate([np.broadcast_to(floor, values.shape[:2] + (1,)), values], -1)
+        f = np.where(np.arange(d + 1) == 0, np.abs(x[:, 0, None, None] - values), np.inf)
+        for j in range(1, d):
+            cost = np.abs(x[:, j, None, None] - values)
+            step_j = cost + np.minimum.accumulate(f, axis=-1)
+            f = np.where(mask[r, j, None, None], step_j, f)
+        out[r] = f.min(-1)
+    return np.where(ks[None, :] <= k_max[:, None], out, np.inf)
+
+
+class _RangeMin:
+    """Minimum of each row of a table over index ranges [lo, hi], in O(1) (sparse table)."""
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.levels = [table]
+        while 2 ** len(self.levels) <= table.shape[1]:
+            prev, half = self.levels[-1], 2 ** (len(self.levels) - 1)
+            self.levels.append(np.minimum(prev[:, :-half], prev[:, half:]))
+
+    def __call__(self, row: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        p = np.floor(np.log2(hi - lo + 1)).astype(int)
+        out = np.empty(row.size)
+        for level in np.unique(p):
+            i = np.flatnonzero(p == level)
+            t = self.levels[level]
+            out[i] = np.minimum(t[row[i], lo[i]], t[row[i], hi[i] - 2**level + 1])
+        return out
 
 
 def sweep_a(logw, mask, maxw, seq, w0, L) -> tuple[np.ndarray, np.ndarray]:
@@ -217,24 +290,60 @@ def sweep_a(logw, mask, maxw, seq, w0, L) -> tuple[np.ndarray, np.ndarray]:
 def lower_bound(logw, mask, maxw, seq, w0, L_lo, L_hi, w0_hi=None) -> np.ndarray:
     """Admissible bound on the summed cost at any w0 in [w0, w0_hi], L in [L_lo, L_hi] and a: the
     best non-decreasing choice of levels (block 0 at level 0), each level anywhere in its range
-    over the box, by dynamic programming over blocks; no sort, so cheaper than `sweep_a`, and
-    tight where the widths are sorted. Levels past the first one above every width (s_top at
-    the box's lowest corner) never help: they are cut."""
+    over the box and each step within what linear growth allows (`_reachable_min`), by dynamic
+    programming over blocks; no sort, so cheaper than `sweep_a`, and tight where the widths are
+    sorted. Only levels s_low..s_top count: past s_top (the first level above every width, at
+    the box's lowest corner) and below s_low (the last level below every width of blocks 1..)
+    a level is never better than the nearest of the two, and moving a block there keeps the
+    levels non-decreasing and every step as short."""
+    if seq.size == 0:
+        return np.empty(0)
+    point = w0_hi is None and L_lo is L_hi
     w0_hi = w0 if w0_hi is None else w0_hi
     s_top = np.ceil(np.log((maxw[seq] + Q / 2) / w0) / L_lo)
-    out = np.empty(seq.size)
-    for r, s_b, d_b in _groups(s_top, mask.sum(1)[seq]):
+    low = np.where(mask[:, 1:], np.exp(logw[:, 1:]), np.inf).min(1, initial=np.inf)[seq]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a width below 4: no level is below it
+        s_low = np.floor(np.log(np.maximum(low - Q / 2, 1e-300) / w0_hi) / L_hi)
+    s_low = np.clip(np.nan_to_num(s_low, nan=0.0, posinf=0.0), 0, s_top)
+    # Block 0 sits at level 0 (w0 itself); block 1 may take any level.
+    first = logw[seq, 0]
+    out = np.maximum(np.maximum(np.log(w0) - first, first - np.log(w0_hi)), 0.0)
+    d = mask.sum(1)[seq]
+    for r, s_b, d_b in _groups(s_top - s_low, d):
+        if d_b < 2:
+            continue
         # Layout (block, level, row): each DP step is one vector operation over the rows.
-        lw = logw[seq[r], :d_b].T[:, None, :]
-        lv_lo = _log_levels(w0[r], L_lo[r], s_b).T[None]
-        lv_hi = _log_levels(w0_hi[r], L_hi[r], s_b).T[None]
-        cost = np.maximum(np.maximum(lv_lo - lw, lw - lv_hi), 0.0)
-        f = np.full(cost.shape[1:], np.inf)
-        f[0] = cost[0, 0]
-        for j in range(1, d_b):
-            f = cost[j] + np.minimum.accumulate(f, axis=0)
-        out[r] = f.min(0)
+        lw = logw[seq[r], 1:d_b].T[:, None, :]
+        lv_lo = _log_levels(w0[r], L_lo[r], s_b, s_low[r]).T[None]
+        if point:
+            cost = np.abs(lw - lv_lo)  # (d_b - 1, levels, rows)
+        else:
+            lv_hi = _log_levels(w0_hi[r], L_hi[r], s_b, s_low[r]).T[None]
+            cost = np.maximum(lv_lo - lw, lw - lv_hi)
+            np.maximum(cost, 0.0, out=cost)
+        f = cost[0]
+        for j in range(2, d_b):
+            f = cost[j - 1] + _reachable_min(f, j, L_lo[r])
+        out[r] += f.min(0)
     return out
+
+
+def _reachable_min(f: np.ndarray, j: int, L: np.ndarray) -> np.ndarray:
+    """min of f (levels x rows) over the levels block j - 1 can hold below block j's level s.
+    Linear growth caps the step: t_j - t_{j-1} = log((1 + a*j) / (1 + a*(j-1))) / L is at most
+    log(j / (j-1)) / L, so s_j - s_{j-1} <= floor(that) + 1 (any step from block 0 to 1)."""
+    reach = np.minimum.accumulate(f, axis=0)
+    if j < 2:
+        return reach
+    step = np.floor(math.log(j / (j - 1)) / L + 1e-9) + 1  # (rows,): at the box's smallest L
+    window = f
+    for width in range(1, MAX_STEP + 1):
+        if not (step <= width).any():
+            break
+        window = window.copy()
+        window[width:] = np.minimum(window[width:], f[:-width])
+        reach = np.where(step == width, window, reach)
+    return reach
 
 
 def _groups(levels: np.ndarray, d: np.ndarray):
@@ -250,11 +359,11 @@ def _groups(levels: np.ndarray, d: np.ndarray):
             yield idx[start : start + step], s_b, d_b
 
 
-def _log_levels(w0, L, S) -> np.ndarray:
-    """log V_s = log(Q * round(w0 * e^{sL} / Q)), s = 0..S, as regnet_block_widths rounds."""
-    return np.log(
-        np.maximum(np.rint(w0[:, None] * np.exp(np.arange(S + 1) * L[:, None]) / Q), 1) * Q
-    )
+def _log_levels(w0, L, S, first=0) -> np.ndarray:
+    """log V_s = log(Q * round(w0 * e^{sL} / Q)), s = first..first + S, as regnet_block_widths
+    rounds (`first`: a number or one per row)."""
+    s = np.arange(S + 1) + np.asarray(first)[..., None]
+    return np.log(np.maximum(np.rint(w0[:, None] * np.exp(s * L[:, None]) / Q), 1) * Q)
 
 
 def _sweep_block(logw, w0, L, a1, S) -> tuple[np.ndarray, np.ndarray]:
@@ -271,8 +380,9 @@ def _sweep_block(logw, w0, L, a1, S) -> tuple[np.ndarray, np.ndarray]:
     events = np.expm1((s[:-1] + 0.5) * ll[:, None, :]) / j  # (b, D-1, S)
     events = events.reshape(b, -1)
     order = np.argsort(events, axis=-1)
-    events = np.take_along_axis(events, order, -1)
-    total = np.cumsum(np.take_along_axis(delta, order, -1), -1) + base[:, None]
+    order += np.arange(b)[:, None] * order.shape[1]  # flat indices: cheaper than take_along_axis
+    events = events.ravel()[order]
+    total = np.cumsum(delta.ravel()[order], -1) + base[:, None]
     total = np.where(events <= a1[:, None], total, np.inf)
     totals = np.concatenate([base[:, None], total], -1)
     k = np.argmin(totals, -1)

@@ -16,8 +16,8 @@ from pycls_like.analysis.qlinear import QLinearFit, fit_quantized_linear_many
 from pycls_like.analysis.table import (
     Population,
     as_numeric,
-    block_widths,
     parameter_columns,
+    parse_block_widths,
     require_columns,
 )
 from pycls_like.analysis.trends import (
@@ -239,7 +239,9 @@ def _with_fits(rows: pd.DataFrame, source: str) -> pd.DataFrame:
         else np.full(len(rows), np.nan)
     )
     todo = np.flatnonzero(has & ~np.isfinite(stored))
-    widths = [block_widths(rows["block_widths"].iat[k], rows["id"].iat[k], source) for k in todo]
+    widths = [
+        parse_block_widths(rows["block_widths"].iat[k], rows["id"].iat[k], source) for k in todo
+    ]
     keep = [k for k, w in zip(todo, widths, strict=True) if w]
     if keep:
         fits = fit_quantized_linear_many([w for w in widths if w])
@@ -260,7 +262,7 @@ def _best_fit(rows: pd.DataFrame, error: str) -> QLinearFit | None:
     if "e_fit" not in rows or rows["e_fit"].isna().all():
         return None
     best = rows.loc[rows.dropna(subset=["e_fit"])[error].idxmin()]
-    widths = block_widths(best["block_widths"], best["id"])
+    widths = parse_block_widths(best["block_widths"], best["id"])
     return fit_quantized_linear_many([widths])[0] if widths else None
 
 

@@ -147,7 +147,9 @@ def as_numeric(values: pd.Series) -> pd.Series | None:
     return numbers if numbers.notna().sum() == values.notna().sum() else None
 
 
-def block_widths(value: object, run_id: str = "?", source: str | None = None) -> list[int] | None:
+def parse_block_widths(
+    value: object, run_id: str = "?", source: str | None = None
+) -> list[int] | None:
     """Parse a `block_widths` cell (JSON list of integers); None when empty (e.g. a ViT)."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None

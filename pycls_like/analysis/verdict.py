@@ -99,6 +99,14 @@ class Test:
     description: str
     test: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[float, float]]
     many: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+    large: tuple[int, str] | None = None  # (models, description) where `test` switches form
+
+    def describe(self, models: int) -> str:
+        """The description of the test as run on `models` models in all (the report names the
+        test that produced its p-value first)."""
+        if self.large is not None and models > self.large[0]:
+            return self.large[1]
+        return self.description
 
 
 TESTS = {
@@ -108,6 +116,12 @@ TESTS = {
         "same flop band)",
         mean_permutation_test,
         _mean_difference_many,
+        (
+            PERMUTATION_MAX_MODELS,
+            "two-sided Welch's t-test of the difference in mean top-1 error (used above "
+            f"{PERMUTATION_MAX_MODELS:,} models as the permutation test's large-sample equivalent; "
+            "both spaces in the same flop band)",
+        ),
     ),
     "mann-whitney": Test(
         "two-sided Mann-Whitney U on top-1 error (rank-sum; both spaces in the same flop band)",
@@ -193,7 +207,7 @@ def verdict(
         raise ValueError(f"unknown test {test!r} (known: {', '.join(TESTS)})")
     (name_a, ea), (name_b, eb) = ((k, np.asarray(v, dtype=float)) for k, v in errors.items())
     n = {name_a: int(ea.size), name_b: int(eb.size)}
-    description = TESTS[test].description
+    description = TESTS[test].describe(sum(n.values()))
     method = (
         f"resampling: {POWER_DRAWS} draws of n models with replacement from each observed "
         f"population per n in {POWER_GRID[0]}..{POWER_GRID[-1]} (bisected); first n with power >= "

@@ -92,11 +92,11 @@ def build_data(
     from pycls_like.data.memory import InMemoryData
 
     if cfg.dataset == "synthetic":
-        from pycls_like.data.synthetic import make_synthetic
+        from pycls_like.data.cache import stored_synthetic
 
         # Distinct generator seeds per split, so no data seed's train set is another's test set.
-        x_train, y_train = make_synthetic(cfg.n_train, resolution, 2 * cfg.seed)
-        x_test, y_test = make_synthetic(cfg.n_test, resolution, 2 * cfg.seed + 1)
+        x_train, y_train = stored_synthetic(cfg.n_train, resolution, 2 * cfg.seed)
+        x_test, y_test = stored_synthetic(cfg.n_test, resolution, 2 * cfg.seed + 1)
         splits = (x_train, y_train, x_test, y_test)
     elif cfg.dataset in ("cifar10", "cifar100"):
         from pycls_like.data.cifar import load_cifar

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from pycls_like.cores import available_cores
 from pycls_like.data import FOLDER_LAYOUT, DataConfig, folder_classes
 from pycls_like.data.base import WHOLE, Batch, Normalizer, Shard
 from pycls_like.errors import ConfigError
@@ -126,7 +127,7 @@ class ImageFolderData:
         self.n_train, self.n_test = len(self.train_samples), len(self.test_samples)
         self.augment = cfg.augment
         self.resize = cfg.test_resize or round(resolution / 0.875)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        cores = available_cores()
         self.workers = min(8, cores or 1) if cfg.workers is None else cfg.workers
         self.device, self.channels_last = device, channels_last
         self.normalize = Normalizer(self.mean, self.std, device)

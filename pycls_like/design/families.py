@@ -3,18 +3,18 @@
 - `anynet`: any AnyNetSpec field; the per-stage lists `ds ws ss bs gs` take one draw per stage
   (or one shared draw). Scored vectorized (`batch.py`).
 - `regnet`: any RegNetSpec field (d, w0, wa, wm, g, b, se_ratio, ...). Scored vectorized.
-- `vit`: any ViTSpec field except the derived `d`-stem lists, plus three pseudo-parameters:
-  `head_d` (per-head width, then d = heads * head_d, so heads always divide d; `head_w` is its
-  deprecated name), `mlp_ratio` (mlp_d = round(mlp_ratio * d)) and `depth_p` (the depth of a
-  flop-matched ViTP/ViTC pair: depth = depth_p with a patchify stem, depth_p - 1 with a conv
-  stem, which replaces one block as in Early Convolutions Help Transformers See Better). A conv
-  stem is the ViTC rule: log2(patch_size) conv3x3 stride-2 layers whose widths double up to d
-  (ViTC-1GF: 24, 48, 96, 192 for d = 192). Scored one by one.
+- `vit`: any ViTSpec field except the derived conv-stem lists, plus three pseudo-parameters:
+  `head_d` (per-head width, then hidden_d = heads * head_d, so heads always divide hidden_d;
+  `head_w` is its deprecated name, as `d` is hidden_d's), `mlp_ratio` (mlp_d = round(mlp_ratio *
+  hidden_d)) and `depth_p` (the depth of a flop-matched ViTP/ViTC pair: depth = depth_p with a
+  patchify stem, depth_p - 1 with a conv stem, which replaces one block as in Early Convolutions
+  Help Transformers See Better). A conv stem is the ViTC rule: log2(patch_size) conv3x3 stride-2
+  layers whose widths double up to hidden_d (ViTC-1GF: 24, 48, 96, 192 for hidden_d = 192).
+  Scored one by one.
 """
 
 import dataclasses
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +27,7 @@ from pycls_like.design.batch import (
     regnet_stages,
 )
 from pycls_like.design.constraints import Constraints
-from pycls_like.errors import ConfigError
+from pycls_like.errors import ConfigError, warn_renamed
 from pycls_like.layers import get_block
 from pycls_like.plan import adjust_anynet, regnet_to_anynet
 from pycls_like.regnet import regnet_t
@@ -84,8 +84,7 @@ class Family:
         for key, value in raw.items():
             new = self.aliases.get(key)
             if new is not None:
-                where = f"{source}: " if source else ""
-                print(f"warning: {where}params.{key} is deprecated; call it {new}", file=sys.stderr)
+                warn_renamed(f"params.{key}", new, source)
             out[new or key] = value
         return out
 
@@ -287,17 +286,16 @@ class ViTFamily(Family):
     vectorized = False
     derived = ("stem_ws", "stem_ss")
     pseudo = {"head_d": "int", "mlp_ratio": "float", "depth_p": "int"}
-    exclusive = (("d", "head_d"), ("mlp_d", "mlp_ratio"), ("depth", "depth_p"))
-    aliases = {
-        "head_w": "head_d"
-    }  # head_w is the CNN head conv's width; this is per attention head
+    exclusive = (("hidden_d", "head_d"), ("mlp_d", "mlp_ratio"), ("depth", "depth_p"))
+    # head_w is the CNN head conv's width (head_d is per attention head); d is a depth elsewhere
+    aliases = {"head_w": "head_d", "d": "hidden_d"}
 
     def kwargs(self, values: dict[str, Any]) -> dict[str, Any]:
         kw = super().kwargs(values)
         if "head_d" in values:
-            kw["d"] = kw["heads"] * int(values["head_d"])
+            kw["hidden_d"] = kw["heads"] * int(values["head_d"])
         if "mlp_ratio" in values:
-            kw["mlp_d"] = round(float(values["mlp_ratio"]) * kw["d"])
+            kw["mlp_d"] = round(float(values["mlp_ratio"]) * kw["hidden_d"])
         # Flop-matched pairs (Xiao et al. 2021): the conv stem replaces one transformer block.
         if "depth_p" in values:
             conv = kw.get("stem_type", self.defaults["stem_type"]) == "conv"
@@ -309,7 +307,7 @@ class ViTFamily(Family):
                 raise ConfigError(
                     f"a conv stem needs a power-of-two patch_size, got {patch}", key="patch_size"
                 )
-            kw["stem_ws"] = tuple(max(1, kw["d"] // 2 ** (n - 1 - i)) for i in range(n))
+            kw["stem_ws"] = tuple(max(1, kw["hidden_d"] // 2 ** (n - 1 - i)) for i in range(n))
             kw["stem_ss"] = (2,) * n
         return kw
 

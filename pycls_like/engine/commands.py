@@ -80,15 +80,16 @@ def run_train(args: argparse.Namespace) -> int:
     # Say what is about to happen before torch loads (seconds on a busy machine).
     from pycls_like.complexity import complexity
 
+    cx = complexity(cfg.model)  # computed once: said here, recorded in the result
     logging.getLogger("pycls_like.train").info(
         "%s: training %s (%s, %.1f MF at %d px) on %s for %d epoch(s)",
-        args.out, config[0], cfg.model.family, complexity(cfg.model).flops / 1e6,
+        args.out, config[0], cfg.model.family, cx.flops / 1e6,
         cfg.model.resolution, cfg.data.dataset, cfg.optim.epochs,
     )  # fmt: skip
     from pycls_like.engine.trainer import train
 
     try:
-        result = train(cfg, args.out)
+        result = train(cfg, args.out, model_complexity=cx)
     except Exception as err:
         if isinstance(err, ConfigError):
             # Data and model errors surface while training: name the config they came from.

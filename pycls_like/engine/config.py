@@ -180,33 +180,58 @@ def run_config_from_dict(data: dict[str, Any], source: str | None = None) -> Run
     try:
         if not isinstance(data, dict):
             raise ConfigError("a run config must be a mapping")
-        unknown = [k for k in data if k not in _TOP_LEVEL]
-        if unknown:
-            raise ConfigError(f"unknown key (known: {', '.join(_TOP_LEVEL)})", key=str(unknown[0]))
+        _check_top_level(data)
         if "model" not in data:
             raise ConfigError("missing: a preset name, spec path or spec mapping", key="model")
         try:
             spec = spec_from_data({"model": data["model"]})
         except ConfigError as err:
             raise err.located(prefix="model") from None
-        data_cfg = _section(DataConfig, data.get("data"), "data")
-        if data_cfg.num_classes is not None and spec.num_classes != data_cfg.num_classes:
-            spec = dataclasses.replace(spec, num_classes=data_cfg.num_classes)
-        hints = typing.get_type_hints(RunConfig)
-        scalars = {
-            k: coerce(data[k], hints[k], k)
-            for k in ("seed", "device", "threads", "gpus")
-            if k in data
-        }
-        return RunConfig(
-            model=spec,
-            data=data_cfg,
-            optim=_section(OptimConfig, data.get("optim"), "optim"),
-            train=_section(TrainConfig, data.get("train"), "train"),
-            **scalars,
-        )
+        return _with_model(spec, data)
     except ConfigError as err:
         raise err.located(source=err.source or source) from None
+
+
+def run_config_for(spec: ModelSpec, data: dict[str, Any], source: str | None = None) -> RunConfig:
+    """A run of `spec` (a typed value, as a sampler made it) with the other sections from a
+    mapping without `model` (a sweep's base); the data section's class count wins."""
+    try:
+        if not isinstance(data, dict):
+            raise ConfigError("a run config must be a mapping")
+        _check_top_level(data)
+        if "model" in data:
+            raise ConfigError("the model is given; remove it from the mapping", key="model")
+        return _with_model(spec, data)
+    except ConfigError as err:
+        raise err.located(source=err.source or source) from None
+
+
+def data_config(data: dict[str, Any]) -> DataConfig:
+    """The data section of a run-config mapping (the other sections are not read)."""
+    return _section(DataConfig, data.get("data"), "data")
+
+
+def _check_top_level(data: dict[str, Any]) -> None:
+    unknown = [k for k in data if k not in _TOP_LEVEL]
+    if unknown:
+        raise ConfigError(f"unknown key (known: {', '.join(_TOP_LEVEL)})", key=str(unknown[0]))
+
+
+def _with_model(spec: ModelSpec, data: dict[str, Any]) -> RunConfig:
+    data_cfg = data_config(data)
+    if data_cfg.num_classes is not None and spec.num_classes != data_cfg.num_classes:
+        spec = dataclasses.replace(spec, num_classes=data_cfg.num_classes)
+    hints = typing.get_type_hints(RunConfig)
+    scalars = {
+        k: coerce(data[k], hints[k], k) for k in ("seed", "device", "threads", "gpus") if k in data
+    }
+    return RunConfig(
+        model=spec,
+        data=data_cfg,
+        optim=_section(OptimConfig, data.get("optim"), "optim"),
+        train=_section(TrainConfig, data.get("train"), "train"),
+        **scalars,
+    )
 
 
 def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:

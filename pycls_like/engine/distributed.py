@@ -41,6 +41,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from pycls_like.complexity import Complexity
 from pycls_like.data.base import Shard
 from pycls_like.errors import ConfigError
 
@@ -158,7 +159,11 @@ def check_world(batch_size: int, world: int, device: torch.device) -> None:
 
 
 def train_ranks(
-    cfg: Any, out: Path, max_epochs: int | None, timeout_s: float = COLLECTIVE_TIMEOUT_S
+    cfg: Any,
+    out: Path,
+    max_epochs: int | None,
+    cx: Complexity,
+    timeout_s: float = COLLECTIVE_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Train the run in `out` over `cfg.gpus` processes; rank 0's result (see `trainer.train`)."""
     from pycls_like.engine.trainer import resolve_device
@@ -173,7 +178,7 @@ def train_ranks(
         "%s: data-parallel over %d processes (%s), %d of each global batch of %d per process",
         out, world, backend, cfg.train.batch_size // world, cfg.train.batch_size,
     )  # fmt: skip
-    args = (cfg, str(out), world, max_epochs, backend, store.port, timeout_s)
+    args = (cfg, str(out), world, max_epochs, cx, backend, store.port, timeout_s)
     return run_ranks(_train_rank, (*args, log.getEffectiveLevel()), world, str(out))
 
 
@@ -240,6 +245,7 @@ def _train_rank(
     out: str,
     world: int,
     max_epochs: int | None,
+    cx: Complexity,
     backend: str,
     port: int,
     timeout_s: float,
@@ -262,7 +268,7 @@ def _train_rank(
     store = dist.TCPStore("127.0.0.1", port, None, False, timeout)
     dist.init_process_group(backend, store=store, rank=index, world_size=world, timeout=timeout)
     try:
-        return _run(cfg, Path(out), max_epochs, Rank(index, world, device))
+        return _run(cfg, Path(out), max_epochs, cx, Rank(index, world, device))
     finally:
         dist.destroy_process_group()
 

@@ -33,9 +33,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from pycls_like.complexity import complexity
+from pycls_like.cores import available_cores
 from pycls_like.engine.config import OptimConfig
 from pycls_like.engine.optim import build_optimizer
-from pycls_like.engine.trainer import available_cores, resolve_device
+from pycls_like.engine.trainer import resolve_device
 from pycls_like.errors import ConfigError
 from pycls_like.specs import ModelSpec, spec_to_dict
 

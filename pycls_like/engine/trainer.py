@@ -12,9 +12,9 @@ returns the finished result. Data order and augmentation depend only on (seed, e
 global RNG (dropout, drop-connect) is checkpointed, so resuming replays the same run.
 """
 
+import contextlib
 import logging
 import math
-import os
 import resource
 import sys
 import time
@@ -29,15 +29,18 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from pycls_like.complexity import complexity
-from pycls_like.data import build_data
+from pycls_like.complexity import Complexity, complexity
+from pycls_like.cores import available_cores
 from pycls_like.data.base import Batch
+from pycls_like.data.cache import cached_data
 from pycls_like.engine import checkpoint as ckpt
 from pycls_like.engine.config import RunConfig
 from pycls_like.engine.distributed import SINGLE, Rank, train_ranks
 from pycls_like.engine.optim import EMA, build_optimizer, lr_at
 from pycls_like.errors import ConfigError
 from pycls_like.results import near_chance
+from pycls_like.rundir import recorded_complexity
+from pycls_like.specs import spec_from_dict, spec_to_dict
 
 log = logging.getLogger("pycls_like.train")
 CHECK_EVERY = 50  # steps between host syncs (divergence check, progress bar loss)
@@ -45,11 +48,19 @@ CHECK_EVERY = 50  # steps between host syncs (divergence check, progress bar los
 PLACEMENT_KEYS = ("device", "threads", "gpus")
 
 
-def train(cfg: RunConfig, out_dir: str | Path, *, max_epochs: int | None = None) -> dict[str, Any]:
+def train(
+    cfg: RunConfig,
+    out_dir: str | Path,
+    *,
+    max_epochs: int | None = None,
+    model_complexity: Complexity | None = None,
+) -> dict[str, Any]:
     """Train (or resume, or return the finished result of) the run in `out_dir`.
 
     `max_epochs` ends this call after that many more epochs (time-sliced jobs, tests): the
-    returned status is then `incomplete` and no result.json is written.
+    returned status is then `incomplete` and no result.json is written. `model_complexity`, the
+    caller's figures for `cfg.model`, go into the result as they are; without them the figures
+    sweep setup recorded for this model in `out_dir` are used, and only else are they computed.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,9 +71,10 @@ def train(cfg: RunConfig, out_dir: str | Path, *, max_epochs: int | None = None)
     # The thread count and cuDNN autotuning are process-wide: restore them for the caller.
     threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
     try:
+        cx = model_complexity or known_complexity(cfg, out)
         if cfg.gpus > 1:  # data-parallel: rank processes train, rank 0 writes `out`
-            return train_ranks(cfg, out, max_epochs)
-        return _run(cfg, out, max_epochs)
+            return train_ranks(cfg, out, max_epochs, cx)
+        return _run(cfg, out, max_epochs, cx)
     except Exception as err:
         (out / ckpt.ERROR_FILE).write_text(traceback.format_exc())
         failed = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
@@ -73,10 +85,21 @@ def train(cfg: RunConfig, out_dir: str | Path, *, max_epochs: int | None = None)
         torch.backends.cudnn.benchmark = benchmark
 
 
+def known_complexity(cfg: RunConfig, out: Path) -> Complexity:
+    """The model's complexity as the sweep's sampler computed it (recorded in the run
+    directory for this very model), else computed now."""
+    recorded = recorded_complexity(out, spec_to_dict(cfg.model))
+    return Complexity(**recorded) if recorded else complexity(cfg.model)
+
+
 def _check_same_run(saved: dict[str, Any] | None, cfg: RunConfig, where: Path) -> None:
     if saved is None:
         return
     saved = {k: v for k, v in saved.items() if k not in PLACEMENT_KEYS}
+    # A model written before a key was renamed (ViT d) is compared under today's names; one that
+    # is no spec any more differs, and the message below says so.
+    with contextlib.suppress(ConfigError, KeyError, AttributeError, TypeError):
+        saved["model"] = spec_to_dict(spec_from_dict(saved["model"]))
     current = {k: v for k, v in cfg.to_dict().items() if k not in PLACEMENT_KEYS}
     if saved != current:
         diff = sorted(k for k in current if saved.get(k) != current[k])
@@ -103,11 +126,6 @@ def native_bf16(device: torch.device) -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def available_cores() -> int:
-    """Cores this process may run on (respects taskset/cgroup affinity, unlike os.cpu_count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -206,9 +224,11 @@ def _peak_mem_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _run(cfg: RunConfig, out: Path, max_epochs: int | None, rank: Rank = SINGLE) -> dict[str, Any]:
+def _run(
+    cfg: RunConfig, out: Path, max_epochs: int | None, cx: Complexity, rank: Rank = SINGLE
+) -> dict[str, Any]:
     """The training itself, in this process (or as one rank of a data-parallel run, where
-    only rank 0 writes `out`)."""
+    only rank 0 writes `out`); `cx` is the model's complexity, for the result."""
     from pycls_like.models import build_model
 
     spec, optim, tcfg = cfg.model, cfg.optim, cfg.train
@@ -226,7 +246,8 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None, rank: Rank = SINGLE)
     )  # fmt: skip
     # Data and model in channels_last: what tensor cores and oneDNN's CPU convolutions want
     # (measured here: +37% images/s in fp32 on CPU; with bf16 autocast x2.2 over fp32 NCHW).
-    data = build_data(cfg.data, resolution=spec.resolution, device=device, channels_last=True)
+    # Made once per process and dataset: a worker's later runs reuse it (data/cache.py).
+    data = cached_data(cfg.data, resolution=spec.resolution, device=device, channels_last=True)
     if data.num_classes != spec.num_classes:
         msg = f"the data has {data.num_classes} classes but the model {spec.num_classes}"
         raise ConfigError(msg, key="model.num_classes")
@@ -336,7 +357,7 @@ def _run(cfg: RunConfig, out: Path, max_epochs: int | None, rank: Rank = SINGLE)
 
     if not diverged and len(history) < optim.epochs:
         return {"status": "incomplete", "epochs": len(history)}
-    result = _result(cfg, history, diverged, device, threads, bf16)
+    result = _result(cfg, cx, history, diverged, device, threads, bf16)
     if rank.main:
         ckpt.write_json(out / ckpt.RESULT_FILE, result)
         (out / ckpt.ERROR_FILE).unlink(missing_ok=True)
@@ -384,6 +405,7 @@ def _restore(
 
 def _result(
     cfg: RunConfig,
+    cx: Complexity,
     history: list[dict[str, Any]],
     diverged: bool,
     device: torch.device,
@@ -403,7 +425,7 @@ def _result(
         "best_top1_err": 100.0 if diverged else min(h["top1_err"] for h in done),
         "best_top5_err": 100.0 if diverged else min(h["top5_err"] for h in done),
         "epochs": len(history),
-        **complexity(cfg.model).as_dict(),
+        **cx.as_dict(),
         "train_time_s": sum(h["epoch_time_s"] for h in history),
         "images_per_s": images / train_s if train_s else 0.0,
         "device": device.type,

@@ -18,7 +18,7 @@ from pycls_like.specs import ModelSpec, spec_to_dict
 
 GROWTH_STRATEGIES = "d,w,r,dw,dwr,fast"
 # Scalar fields a strategy may change, shown as "before -> after" (stage lists get their own table).
-_FIELDS = ("depth", "heads", "d", "mlp_d", "stem_ws", "stem_w", "head_w")
+_FIELDS = ("depth", "heads", "hidden_d", "mlp_d", "stem_ws", "stem_w", "head_w")
 
 
 def add_scale(parser: argparse.ArgumentParser) -> None:
@@ -139,12 +139,10 @@ def _human(args: argparse.Namespace, spec: ModelSpec, scaled: ModelSpec) -> str:
     if changes:
         lines.append("  " + "   ".join(changes))
     if after["stages"]:
-        lines.append(f"  {'stage':<7}{'depth':<10}{'width':<14}{'stride':<8}{'bot_mul':<9}group_w")
+        lines.append(f"  {'stage':<7}{'depth':<10}{'width':<14}{'stride':<8}{'b':<9}g")
         for i, (s0, s1) in enumerate(zip(before["stages"], after["stages"], strict=True), 1):
-            bot = "-" if s1["bot_mul"] is None else f"{s1['bot_mul']:g}"
-            group = (
-                "-" if s1["group_width"] is None else _arrow(s0["group_width"], s1["group_width"])
-            )
+            bot = "-" if s1["b"] is None else f"{s1['b']:g}"
+            group = "-" if s1["g"] is None else _arrow(s0["g"], s1["g"])
             lines.append(
                 f"  {i:<7}{_arrow(s0['depth'], s1['depth']):<10}"
                 f"{_arrow(s0['width'], s1['width']):<14}{s1['stride']:<8}{bot:<9}{group}"

@@ -109,16 +109,16 @@ def _scale_effnet(spec: EffNetSpec, f: ScalingFactors) -> EffNetSpec:
 
 
 def _scale_vit(spec: ViTSpec, f: ScalingFactors) -> ViTSpec:
-    """Depth = encoder blocks; width = hidden d, MLP width and conv-stem widths; no `g`.
+    """Depth = encoder blocks; width = hidden_d, MLP width and conv-stem widths; no `g`.
 
-    The number of heads stays fixed and d rounds to a multiple of lcm(8, heads), so every head
-    keeps an integer width (head width grows with d). Resolution stays a multiple of the patch
+    The number of heads stays fixed and hidden_d rounds to a multiple of lcm(8, heads), so every
+    head keeps an integer width (head width grows with hidden_d). Resolution stays a multiple of the patch
     size so the patch grid is whole.
     """
     return replace(
         spec,
         depth=scale_depth(spec.depth, f.d),
-        d=scale_width(spec.d, f.w, math.lcm(8, spec.heads)),
+        hidden_d=scale_width(spec.hidden_d, f.w, math.lcm(8, spec.heads)),
         mlp_d=scale_width(spec.mlp_d, f.w),
         stem_ws=tuple(scale_width(w, f.w) for w in spec.stem_ws),
         resolution=scale_resolution(spec.resolution, f.r, spec.patch_size),

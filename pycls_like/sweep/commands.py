@@ -45,11 +45,10 @@ def _split(target: list[str]) -> tuple[str, str]:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from pycls_like.errors import ConfigError
     from pycls_like.sweep.collect import collect
     from pycls_like.sweep.config import load_sweep_config
     from pycls_like.sweep.launch import format_summary, launch
-    from pycls_like.sweep.preflight import preflight
+    from pycls_like.sweep.preflight import check_sweep_readable, preflight
     from pycls_like.sweep.setup import setup
     from pycls_like.sweep.status import format_status, status_json, sweep_status
 
@@ -57,11 +56,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     config = load_sweep_config(target, args.overrides)
     if action in ("all", "launch", "setup"):  # before setup writes or a launch trains anything
         preflight(config, train=action != "setup")
-    elif not config.sweep_dir.is_dir():
-        raise ConfigError(
-            "no such sweep directory (run `pycls-like sweep setup` first)",
-            source=str(config.sweep_dir),
-        )
+    else:  # status, collect: read only
+        check_sweep_readable(config)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     if action in ("all", "setup"):
         report = setup(config)

@@ -18,7 +18,7 @@ Schema (native format; every key but `name`, `space` and `n` is optional)::
       workers: null            # parallel runs; default: one per GPU slot, or 1 on CPU
       threads_per_worker: null # torch threads per run; default: cores // workers
       gpus_per_run: null       # default: 1 if CUDA is visible, else 0 (CPU)
-      runs_per_gpu: 1          # >1 packs several small runs on one GPU
+      runs_per_gpu: null       # runs sharing one GPU; default (local): measured (sweep/packing.py)
       retries: 1               # extra attempts for a run that raises, per launch
       max_concurrent: null     # cap on runs in flight (ray tasks, slurm array parallelism)
       ray:                     # read by the ray launcher only
@@ -82,7 +82,7 @@ class LauncherConfig:
     workers: int | None = None
     threads_per_worker: int | None = None
     gpus_per_run: int | None = None
-    runs_per_gpu: int = 1
+    runs_per_gpu: int | None = None  # None: the local launcher measures (sweep/packing.py)
     retries: int = 1
     max_concurrent: int | None = None
     ray: RayConfig = field(default_factory=RayConfig)

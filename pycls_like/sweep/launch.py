@@ -7,6 +7,7 @@ on the same directory share the work through claims instead of duplicating it.
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,13 +39,17 @@ class LaunchSummary:
 
     @property
     def exit_code(self) -> int:
-        """0: every run of the sweep finished (or, not waiting, was submitted); 3: some failed or
-        are corrupt; 4: some still open."""
-        if self.sweep.get("failed", 0) or self.sweep.get("corrupt", 0):
-            return EXIT_RUNS_FAILED
-        if self.waited and (self.sweep.get("pending", 0) or self.sweep.get("running", 0)):
-            return EXIT_RUNS_OPEN
-        return EXIT_OK
+        return sweep_exit_code(self.sweep, self.waited)
+
+
+def sweep_exit_code(counts: Mapping[str, int], waited: bool = True) -> int:
+    """From `sweep status` counts: 0 when every run finished (or, not waiting, was submitted);
+    3 when some failed or are corrupt; 4 when some are still open."""
+    if counts.get("failed", 0) or counts.get("corrupt", 0):
+        return EXIT_RUNS_FAILED
+    if waited and (counts.get("pending", 0) or counts.get("running", 0)):
+        return EXIT_RUNS_OPEN
+    return EXIT_OK
 
 
 def new_launch_id() -> str:

@@ -13,8 +13,8 @@ import os
 import time
 from pathlib import Path
 
+from pycls_like.cores import available_cores
 from pycls_like.sweep.config import LauncherConfig
-from pycls_like.sweep.launch_local import cpu_count
 from pycls_like.sweep.progress import Monitor
 from pycls_like.sweep.worker import execute_run, record_crash
 
@@ -32,7 +32,7 @@ def _connect(launcher: LauncherConfig) -> bool:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         return False
     threads = launcher.threads_per_worker or 1
-    cpus = launcher.workers * threads if launcher.workers else cpu_count()
+    cpus = launcher.workers * threads if launcher.workers else available_cores()
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     # Ray runs workers at nice 15 by default: beside any other job a local sweep would crawl.
     ray.init(num_cpus=cpus, include_dashboard=False, _system_config={"worker_niceness": 0}, **quiet)
@@ -46,7 +46,7 @@ def _resources(launcher: LauncherConfig) -> tuple[int, float]:
     gpus = launcher.gpus_per_run
     if gpus is None:
         gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
-    if gpus == 1 and launcher.runs_per_gpu > 1:
+    if gpus == 1 and (launcher.runs_per_gpu or 1) > 1:  # Ray does not measure: unset is 1
         return launcher.threads_per_worker or 1, 1 / launcher.runs_per_gpu
     return launcher.threads_per_worker or 1, float(gpus)
 

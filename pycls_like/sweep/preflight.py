@@ -5,11 +5,14 @@ one-line error now, instead of a half-written sweep dir or a run failing on ever
 - the launcher can run here: its package is installed; `slurm` has Slurm (sbatch on PATH) unless
   `launcher.slurm.cluster` is local/debug; a Ray address answers within `CONNECT_TIMEOUT_S`;
 - the devices asked for exist: `base.device: cuda`, `launcher.gpus_per_run` on the local launcher.
+`status` and `collect` write nothing: they check only that the sweep dir and its `runs/` are
+directories (a file there would read as a sweep of 0 runs).
 """
 
 import os
 import shutil
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from pycls_like.errors import ConfigError
@@ -20,14 +23,31 @@ CONNECT_TIMEOUT_S = 5.0
 RAY_DEFAULT_PORT = 6379
 
 
+def _folders_are_dirs(sweep_dir: Path, names: tuple[str, ...]) -> None:
+    """Each named folder of the sweep dir is a directory where it exists (a file or a link in its
+    place would make the sweep look empty, or fail half-way)."""
+    for name in names:
+        path = sweep_dir / name
+        if (path.exists() or path.is_symlink()) and not path.is_dir():
+            raise ConfigError("is in the way: expected a directory", source=str(path))
+
+
 def check_sweep_dir(config: SweepConfig, train: bool) -> None:
     """The sweep dir and the folders setup (and, with `train`, launches) write into are (or can
     be made) directories."""
     check_output_dir(config.sweep_dir, "sweep dir")
-    for name in ("runs", "logs") if train else ("runs",):
-        path = config.sweep_dir / name
-        if path.exists() and not path.is_dir():
-            raise ConfigError("is in the way: expected a directory", source=str(path))
+    _folders_are_dirs(config.sweep_dir, ("runs", "logs") if train else ("runs",))
+
+
+def check_sweep_readable(config: SweepConfig) -> None:
+    """`status` and `collect` read a set-up sweep: its dir exists and its `runs` is a directory
+    (nothing is written: a read-only sweep dir is fine)."""
+    if not config.sweep_dir.is_dir():
+        raise ConfigError(
+            "no such sweep directory (run `pycls-like sweep setup` first)",
+            source=str(config.sweep_dir),
+        )
+    _folders_are_dirs(config.sweep_dir, ("runs",))
 
 
 def check_launcher(config: SweepConfig) -> None:

@@ -2,9 +2,10 @@
 
 `SWEEP_DIR/sweep.yaml` records the resolved config (the space inlined, so later edits of a shipped
 space file cannot silently change a sweep). Each sample i becomes `runs/<id>/` with the run config
-the engine reads and `sample.json` (sampled parameters, complexity, block widths) that collect
-reads. Setup is idempotent: existing runs are never rewritten, a larger `n` appends runs (samples
-of a seed are prefix-stable), and a different space / seed / constraints / base is refused.
+the engine reads and `sample.json` (sampled parameters, the model, its complexity, block widths)
+that collect and the engine read. Setup is idempotent: existing runs are never rewritten, a
+larger `n` appends runs (samples of a seed are prefix-stable), and a different space / seed /
+constraints / base is refused.
 """
 
 import copy
@@ -83,12 +84,12 @@ def resolve_space(config: SweepConfig) -> tuple[dict[str, Any], str, Path]:
 
 def data_num_classes(base: dict[str, Any], source: str | None = None) -> int | None:
     """The class count of the dataset the base trains on (None: an image folder not there yet)."""
-    from pycls_like.engine.config import run_config_from_dict
+    from pycls_like.engine.config import data_config
 
     if "model" in base:  # run_config names this error with its key
         return None
-    try:  # only the data section matters; any model fills the slot
-        return run_config_from_dict({**base, "model": "RegNetX-200MF"}).data.num_classes
+    try:
+        return data_config(base).num_classes
     except ConfigError as err:
         raise err.located(source=source, prefix="base") from None
 
@@ -110,29 +111,30 @@ def build_space(config: SweepConfig, resolved: tuple[dict[str, Any], str, Path])
 
 
 def run_config(base: dict[str, Any], sample: "Sample", source: str | None = None) -> "RunConfig":
-    """Engine RunConfig: base + sampled model + sampled optimizer settings (sampled values win)."""
-    from pycls_like.engine.config import run_config_from_dict
+    """Engine RunConfig: base + sampled model + sampled optimizer settings (sampled values win).
+    The sampled spec goes in as it is (no trip through a mapping)."""
+    from pycls_like.engine.config import run_config_for
 
-    data = copy.deepcopy(base)
-    if "model" in data:
+    if "model" in base:
         raise ConfigError(
             "the model comes from the space; remove it from base", key="base.model", source=source
         )
-    data["model"] = spec_to_dict(sample.spec)
-    data["optim"] = {**(data.get("optim") or {}), **{k: _plain(v) for k, v in sample.optim.items()}}
+    optim = {**(base.get("optim") or {}), **{k: _plain(v) for k, v in sample.optim.items()}}
     try:
-        return run_config_from_dict(data)
+        return run_config_for(sample.spec, {**base, "optim": optim})
     except ConfigError as err:
         raise err.located(source=source, prefix="base") from None
 
 
 def _sample_record(rid: str, sample: "Sample", model: ModelSpec) -> dict[str, Any]:
-    """What collect needs without the engine: the complexity the sampler computed and checked,
-    which is that of the model as trained (`build_space` fixed the dataset's class count)."""
+    """What collect needs without the engine, and the complexity the sampler computed and checked,
+    which is that of the model as trained (`build_space` fixed the dataset's class count): the
+    trainer reads it for this `model` (`rundir.recorded_complexity`) instead of recomputing it."""
     return {
         "id": rid,
         "index": sample.index,
         "params": {k: _plain(v) for k, v in sample.params.items()},
+        "model": spec_to_dict(model),
         "complexity": sample.complexity.as_dict()
         if model == sample.spec
         else complexity(model).as_dict(),

@@ -49,6 +49,14 @@ def _record_attempt(run_dir: Path, launch: str, token: str) -> None:
     record_attempt(run_dir, entry)
 
 
+def _record_attempt_end(run_dir: Path, launch: str, token: str, status: str) -> None:
+    """The attempt's end (same token: still one attempt), written before the claim is released:
+    a process that stopped (SIGTERM) may take seconds to exit, and from here on it trains nothing.
+    A SIGKILLed attempt has no end line."""
+    entry = {"launch": launch, "token": token, "pid": os.getpid(), "ended": time.time()}
+    record_attempt(run_dir, {**entry, "status": status})
+
+
 def note_lost_attempt(run_dir: Path, claim: Claim) -> None:
     """A claim whose holder died before recording its attempt (killed between the claim and the
     attempt line) still counts as an attempt of its launch. Attempts are counted by token, so
@@ -133,11 +141,14 @@ def run_claimed(
                     repair(run_dir)
                 # The claim's token names the first attempt: whoever finds this claim dead
                 # records that attempt if we could not (see `note_lost_attempt`).
-                _record_attempt(
-                    run_dir, launch, claim.token if not tries else f"{claim.token}-{tries}"
-                )
+                token = claim.token if not tries else f"{claim.token}-{tries}"
                 tries += 1
-                status = train_once(run_dir, threads, gpus)
+                status = "stopped"  # what an exception or SystemExit (SIGTERM) leaves
+                try:
+                    _record_attempt(run_dir, launch, token)
+                    status = train_once(run_dir, threads, gpus)
+                finally:
+                    _record_attempt_end(run_dir, launch, token, status)
         return status
     finally:
         release(run_dir, claim)
