@@ -80,7 +80,7 @@ def test_same_seed_same_errors_alone_or_after_other_runs(tmp_path: Path):
     assert len(after) == 2 and after[-1] != _errors(tmp_path / "other")[-1]
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive  # a fresh interpreter with torch: ~10 s; the in-process case stays
 def test_same_seed_same_errors_in_a_fresh_process(tmp_path: Path):
     after = _after_another_run(tmp_path)
     cmd = [sys.executable, "-c", ALONE, json.dumps(CONFIG), str(tmp_path / "fresh")]
