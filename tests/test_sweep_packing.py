@@ -118,7 +118,9 @@ def test_run_figures_only_for_runs_that_started_after_the_level(tmp_path: Path):
     assert run_figures(run_dir, 0) is None
 
 
-@pytest.mark.slow
+# Exhaustive tier: on a loaded 2-core CI machine the growth step was once not reached (the
+# decision depends on when the probe run's figures arrive); the Packer's decisions are unit-tested.
+@pytest.mark.exhaustive
 def test_measured_packing_end_to_end_on_cpu(tmp_path: Path, monkeypatch, capsys):
     """One fake GPU, 4 'cores': the launcher probes with one worker, then adds workers; every
     run completes, and a packed run gives bitwise the errors of the same run trained alone."""
