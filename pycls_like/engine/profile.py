@@ -21,7 +21,7 @@ import platform
 import time
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,13 @@ class ProfileSettings:
     warmup: int = 3
     repeats: int = 10
     threads: int | None = None  # None: every core this process may use
+
+    @classmethod
+    def from_args(cls, args: Any) -> "ProfileSettings":
+        """The settings a command's parsed options give (`profile`, `scale --profile`); options
+        a command does not offer keep their defaults."""
+        given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        return cls(**given)
 
     def __post_init__(self) -> None:
         checks = (

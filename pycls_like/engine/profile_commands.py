@@ -134,14 +134,7 @@ def run_profile(args: argparse.Namespace) -> int:
     from pycls_like.engine.profile import ProfileSettings, profile_model
     from pycls_like.sweep.profile_runs import profile_runs, read_profile, spec_runs
 
-    settings = ProfileSettings(
-        device=args.device,
-        batch_size=args.batch_size,
-        dtype=args.dtype,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        threads=args.threads,
-    )
+    settings = ProfileSettings.from_args(args)
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     sweep = len(args.targets) == 1 and Path(args.targets[0]).is_dir()
     if sweep:

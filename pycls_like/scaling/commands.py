@@ -78,13 +78,7 @@ def _run_growth(args: argparse.Namespace, spec: ModelSpec) -> int:
         from pycls_like.engine.profile import ProfileSettings, profile_model
         from pycls_like.scaling.growth import MEASURED, measured_growth
 
-        settings = ProfileSettings(
-            device=args.device,
-            batch_size=args.batch_size,
-            dtype=args.dtype,
-            repeats=args.repeats,
-            threads=args.threads,
-        )
+        settings = ProfileSettings.from_args(args)
         measured = measured_growth(spec, strategies, factors, lambda s: profile_model(s, settings))
         table = table.merge(measured, on="strategy")
         metrics = (*METRICS, *MEASURED)
