@@ -28,7 +28,7 @@ def warn_renamed(old: str, new: str, source: str | None = None) -> None:
     """A deprecated name was read (it still works): say so on stderr, naming its new name; once
     per process and place (a sweep of old run configs gets one note, not one per run)."""
     where = f"{source}: " if source else ""
-    line = f"warning: {where}{old} is deprecated; call it {new}"
+    line = f"warning: {where}{old} is deprecated; use {new}"
     if line not in _WARNED:
         _WARNED.add(line)
         print(line, file=sys.stderr)

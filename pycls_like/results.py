@@ -13,12 +13,13 @@ RUN_COLUMNS = (*ERROR_COLUMNS, "near_chance", "epochs", "train_time_s", "images_
 PROFILE_SETTING_COLUMNS = (
     "profile_device", "profile_device_name", "profile_dtype", "profile_batch_size", "profile_threads",
 )  # fmt: skip
-PROFILE_FIGURES = ("fwd_ms", "train_ms", "fwd_mem_mb", "train_mem_mb")
 PROFILE_COLUMNS = (
     *PROFILE_SETTING_COLUMNS,
     "fwd_ms", "fwd_ms_q1", "fwd_ms_q3", "train_ms", "train_ms_q1", "train_ms_q3",
-    "fwd_cpu_ms", "train_cpu_ms", "fwd_mem_mb", "train_mem_mb",
+    "fwd_cpu_ms", "fwd_cpu_ms_q1", "fwd_cpu_ms_q3", "train_cpu_ms", "train_cpu_ms_q1",
+    "train_cpu_ms_q3", "fwd_mem_mb", "train_mem_mb",
 )  # fmt: skip
+TIMED_FIGURES = ("fwd_ms", "train_ms", "fwd_cpu_ms", "train_cpu_ms")  # median, q1, q3 each
 # block_widths: per-block widths (a RegNet's before the group-width adjustment); e_fit: their
 # quantized-linear misfit (analysis.qlinear), stored at collect time.
 TABLE_COLUMNS = (
@@ -33,16 +34,13 @@ def profile_row(record: dict) -> dict:
         "profile_batch_size": record.get("batch_size"),
         "profile_threads": record.get("threads"),
     }
-    for key in ("fwd_ms", "train_ms"):
+    for key in TIMED_FIGURES:  # CPU time exists in CPU profiles only: absent, the cells are empty
         stats = record.get(key) or {}
         row |= {
             key: stats.get("median"),
             f"{key}_q1": stats.get("q1"),
             f"{key}_q3": stats.get("q3"),
         }
-        row[key.replace("_ms", "_cpu_ms")] = (record.get(key.replace("_ms", "_cpu_ms")) or {}).get(
-            "median"
-        )
     row |= {key: record.get(key) for key in ("fwd_mem_mb", "train_mem_mb")}
     return row
 

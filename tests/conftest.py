@@ -24,3 +24,12 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `python -m pycls_like.cli ARGS` in a fresh interpreter."""
     cmd = [sys.executable, "-m", "pycls_like.cli", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An exhaustive test is slow too: `-m "not slow"` (the fast tier) replaces the default
+    `-m "not exhaustive"`, and must not bring the exhaustive tier back in."""
+    for item in items:
+        if item.get_closest_marker("exhaustive") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)

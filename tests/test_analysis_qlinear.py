@@ -189,3 +189,30 @@ def test_collect_time_helpers():
     cells = [json.dumps(regnet_block_widths(13, 24, 36.44, 2.49)), "[]", "", "[30, 60, 150]"]
     out = e_fit_column(cells)
     assert out[0] == 0.0 and out[1] is None and out[2] is None and out[3] > 0
+
+
+def test_reachable_min_is_the_capped_window_minimum():
+    """The DP step of the bound, against a direct loop: block j - 1 may sit at most `cap` levels
+    below block j (cap from linear growth, at each row's L), or anywhere below past MAX_STEP."""
+    rng = np.random.default_rng(2)
+    for levels, wm_max in ((1, 10), (2, 10), (5, 10), (12, 10), (12, 1.5)):
+        f = rng.normal(size=(levels, 300))
+        L = np.sort(rng.uniform(np.log(1.1), np.log(wm_max), 300))  # rows sorted by L, as used
+        for j in range(2, 12):
+            got = qlinear_search._reachable_min(f, j, L)
+            cap = np.floor(np.log(j / (j - 1)) / L + 1e-9).astype(int) + 1
+            for r in range(f.shape[1]):
+                width = levels if cap[r] > qlinear_search.MAX_STEP else cap[r]
+                want = [f[max(0, s - width) : s + 1, r].min() for s in range(levels)]
+                np.testing.assert_array_equal(got[:, r], want)
+
+
+def test_sorted_with_index_sorts_and_permutes():
+    rng = np.random.default_rng(3)
+    values = np.exp(rng.normal(scale=5, size=(50, 333)))
+    values[:, :3] = values[:, 3:6]  # ties
+    got, order = qlinear_search._sorted_with_index(values)
+    np.testing.assert_array_equal(np.sort(order, axis=1), np.tile(np.arange(333), (50, 1)))
+    picked = np.take_along_axis(values, order, 1)
+    assert np.all(np.diff(picked, axis=1) >= 0)
+    np.testing.assert_allclose(got, picked, rtol=2.0**-36)

@@ -126,6 +126,7 @@ def test_empty_population_and_missing_metric(tmp_path):
         write_report([table], tmp_path / "r.html")
 
 
+@pytest.mark.slow  # starts a browser: left to the default run
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
 def test_report_renders_in_headless_chromium(two_sweeps, tmp_path):
     _, _, out, _ = two_sweeps

@@ -12,6 +12,7 @@ from pycls_like.analysis.runtime import (
     r2_differences,
     runtime_fits,
     timing_noise,
+    wall_over_cpu,
 )
 
 SETTING = {
@@ -70,15 +71,25 @@ def test_r2_difference_interval_excludes_zero_when_one_count_wins():
     assert row.difference > 0.6 and row.lo > 0
 
 
-def test_settings_are_never_pooled():
-    table = pd.concat([population(seed=0), population(seed=1, profile_device="cuda")])
-    assert sorted(by_setting(table)) == [
-        "cpu (test cpu) fp32 batch 32, 1 thread(s)",
-        "cuda (test cpu) fp32 batch 32, 1 thread(s)",
-    ]
+@pytest.mark.parametrize(
+    "column, other",
+    [
+        ("profile_device", "cuda"),
+        ("profile_device_name", "other cpu"),
+        ("profile_dtype", "bf16"),
+        ("profile_batch_size", 256),
+        ("profile_threads", 2),
+    ],
+)
+def test_settings_are_never_pooled(column, other):
+    """Two populations that differ in one setting are two fits of 40 models, never one of 80."""
+    table = pd.concat([population(seed=0), population(seed=1, **{column: other})])
+    settings = by_setting(table)
+    assert len(settings) == 2 and all(len(frame) == 40 for frame in settings.values())
     fits = runtime_fits(table, n_boot=100)
-    assert set(fits["setting"].str.split().str[0]) == {"cpu", "cuda"}
-    assert (fits["n"] == 40).all()
+    assert fits["setting"].nunique() == 2 and (fits["n"] == 40).all()
+    noise = timing_noise(table)
+    assert noise["setting"].nunique() == 2 and (noise["n"] == 40).all()
 
 
 def test_too_small_populations_and_unprofiled_tables_give_no_fit():
@@ -89,9 +100,22 @@ def test_too_small_populations_and_unprofiled_tables_give_no_fit():
 
 
 def test_timing_noise_is_the_relative_iqr():
-    noise = timing_noise(population()).set_index("figure")
+    table = population()
+    table["train_cpu_ms"], table["train_cpu_ms_q1"] = table["train_ms"], table["train_ms"] * 0.97
+    table["train_cpu_ms_q3"] = table["train_ms"] * 1.03
+    noise = timing_noise(table).set_index("figure")
     assert noise.loc["train_ms", "median_rel_iqr"] == pytest.approx(0.2)
     assert noise.loc["fwd_ms", "max_rel_iqr"] == pytest.approx(0.1)
+    assert noise.loc["train_cpu_ms", "median_rel_iqr"] == pytest.approx(0.06)
+    assert "fwd_cpu_ms" not in noise.index  # no CPU-time quartiles (a GPU profile): no row
+
+
+def test_wall_over_cpu_is_the_time_spent_waiting():
+    table = population()
+    assert wall_over_cpu(table).empty  # no CPU time (a GPU profile): nothing to compare
+    table["train_cpu_ms"] = table["train_ms"] / np.linspace(1, 4, len(table))
+    ratio = wall_over_cpu(table).set_index("figure").loc["train_ms"]
+    assert ratio.median_ratio == pytest.approx(2.5) and ratio.max_ratio == pytest.approx(4.0)
 
 
 def test_report_panel_and_text_table():

@@ -47,9 +47,11 @@ def test_mean_permutation_p_value_equals_full_enumeration():
     assert v.effect == pytest.approx(observed) and v.means == {"a": 17.375, "b": 57.5}
 
 
-def test_above_the_permutation_limit_the_verdict_names_welch_first():
+def test_above_the_permutation_limit_the_verdict_names_welch_first(monkeypatch):
     """Above PERMUTATION_MAX_MODELS models the p-value is Welch's t-test: the report says so
     first; at the limit it is still the permutation test."""
+    # Which test runs depends on the model count, not on the relabelings: few keep it quick.
+    monkeypatch.setattr(verdict_module, "PERMUTATIONS", 99)
     rng = np.random.default_rng(3)
     half = PERMUTATION_MAX_MODELS // 2
     a, b = rng.normal(30, 5, half + 1), rng.normal(30.5, 5, half)
@@ -76,6 +78,7 @@ def test_no_significant_difference_names_no_winner():
     assert "models per space" in v.sentence
 
 
+@pytest.mark.slow  # 900 verdicts: calibration, left to the default run
 def test_false_positive_rate_is_near_alpha(monkeypatch):
     monkeypatch.setattr(verdict_module, "PERMUTATIONS", 999)  # calibration, not resolution
     rng = np.random.default_rng(3)

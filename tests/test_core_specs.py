@@ -174,6 +174,6 @@ def test_vit_d_loads_as_the_deprecated_name_of_hidden_d(capsys, monkeypatch):
     vit = {"family": "vit", "depth": 2, "heads": 2, "mlp_d": 64, "resolution": 32}
     old = spec_from_dict({**vit, "d": 64})
     assert old == spec_from_dict({**vit, "hidden_d": 64}) and old.hidden_d == 64
-    assert "model key d is deprecated; call it hidden_d" in capsys.readouterr().err
+    assert "model key d is deprecated; use hidden_d" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="d: give hidden_d only"):
         spec_from_dict({**vit, "d": 64, "hidden_d": 64})

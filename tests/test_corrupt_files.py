@@ -6,7 +6,9 @@ answer (exit 0, or one `error:` line naming the file for the sweep's own sweep.y
 loads the sweep, nothing raises a traceback, no damaged value is reported as a result, and the
 steps a user takes next (`sweep setup`, then training what is unfinished, as a launch's worker
 does) end with every run finished with exactly the reference result: no run is stuck for good and
-no finished result is lost. 13 files x 6 damages = 78 cases; 3 run in the fast suite (`FAST`).
+no finished result is lost. 13 files x 6 damages = 78 cases; 3 run in the default suite (`FAST`),
+the rest with `-m exhaustive`. The whole module is `slow` (its reference sweep trains two runs):
+the fast tier (`-m "not slow"`) leaves it to the default run.
 """
 
 import json
@@ -25,6 +27,8 @@ from pycls_like.sweep.claims import HOST
 from pycls_like.sweep.collect import TABLE_META_FILE
 from pycls_like.sweep.worker import execute_run
 from tests.test_sweep_e2e import read_table, tiny_sweep
+
+pytestmark = pytest.mark.slow
 
 FINISHED_RUN, OPEN_RUN = "0000", "0001"
 # file -> the run it is damaged in (None: the sweep dir itself)
@@ -127,7 +131,7 @@ def _one_error_line(err: str, name: str) -> None:
     assert len(errors) == 1 and name in errors[0], err
 
 
-# In the fast suite: one case of each kind of recovery (a result rebuilt from the checkpoint, a
+# In the default suite: one case of each kind of recovery (a result rebuilt from the checkpoint, a
 # truncated table rebuilt from the run dirs, a damaged claim broken); the other 75 run with `-m exhaustive`.
 FAST = {("result.json", "random"), ("results.csv", "truncated"), ("claim.json", "directory")}
 
@@ -137,9 +141,7 @@ def _fast(file: str, kind: str) -> bool:
 
 
 CASES = [
-    pytest.param(
-        file, kind, marks=() if _fast(file, kind) else (pytest.mark.slow, pytest.mark.exhaustive)
-    )
+    pytest.param(file, kind, marks=() if _fast(file, kind) else pytest.mark.exhaustive)
     for file in TARGETS
     for kind in DAMAGES
 ]

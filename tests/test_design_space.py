@@ -206,7 +206,7 @@ def test_deprecated_vit_names_still_load(tmp_path, capsys, old, new, value, hidd
     text = "family: vit\nparams:\n  depth: 2\n  heads: 2\n  mlp_ratio: 2.0\n  resolution: 32\n  patch_size: 4\n"
     path.write_text(text + f"  {old}: {value}\n")
     specs = [s.spec for s in load_space(path).sample(6, seed=0)]
-    assert f"params.{old} is deprecated; call it {new}" in capsys.readouterr().err
+    assert f"params.{old} is deprecated; use {new}" in capsys.readouterr().err
     path.write_text(text + f"  {new}: {value}\n")
     assert [s.spec for s in load_space(path).sample(6, seed=0)] == specs
     assert {s.hidden_d for s in specs} == hidden_d

@@ -177,6 +177,7 @@ def vit_runs(tmp_path_factory) -> dict[int, Path]:
     return outs
 
 
+@pytest.mark.slow  # two gloo processes start torch: left to the default run
 def test_two_processes_follow_the_single_process_curve_without_bn(vit_runs):
     one, two = curve(vit_runs[1]), curve(vit_runs[2])
     assert one.shape == two.shape == (3, 3)
@@ -203,10 +204,13 @@ def test_two_gpus_with_nccl_follow_one_gpu(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_two_processes_follow_the_single_process_curve_with_bn(tmp_path: Path):
+@pytest.mark.parametrize("precise_bn_images", [0, 64])  # 64: rank 0's statistics evaluated
+def test_two_processes_follow_the_single_process_curve_with_bn(tmp_path: Path, precise_bn_images):
     outs = {k: tmp_path / f"k{k}" for k in (1, 2)}
     for k, out in outs.items():
-        assert train(run_config_from_dict(config(CNN, gpus=k)), out)["status"] == "complete"
+        cfg = config(CNN, gpus=k)
+        cfg["train"] = {**cfg["train"], "precise_bn_images": precise_bn_images}
+        assert train(run_config_from_dict(cfg), out)["status"] == "complete"
     one, two = curve(outs[1]), curve(outs[2])
     assert np.abs(two[:, :2] - one[:, :2]).max() < CNN_TOL
 

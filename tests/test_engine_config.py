@@ -121,6 +121,11 @@ def test_pycls_config(tmp_path: Path):
         "fp32",
     )
     assert cfg.seed == 5
+    assert cfg.train.precise_bn_images == 8192  # pycls's BN.USE_PRECISE_STATS default: on
+    off = {**PYCLS, "BN": {**PYCLS["BN"], "USE_PRECISE_STATS": False}}
+    assert load_run_config(_write(tmp_path / "off.yaml", off)).train.precise_bn_images == 0
+    less = {**PYCLS, "BN": {**PYCLS["BN"], "NUM_SAMPLES_PRECISE": 1024}}
+    assert load_run_config(_write(tmp_path / "less.yaml", less)).train.precise_bn_images == 1024
     # pycls keys and native sections both take --set overrides.
     cfg = load_run_config(
         tmp_path / "pycls.yaml", ["OPTIM.BASE_LR=0.4", "data.path=/y", "device=cpu"]

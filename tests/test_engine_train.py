@@ -10,7 +10,7 @@ import yaml
 from pycls_like.cli import main
 from pycls_like.complexity import complexity
 from pycls_like.engine import load_run_config, run_config_from_dict, train
-from pycls_like.engine.trainer import evaluate, train_epoch
+from pycls_like.engine.trainer import evaluate, precise_bn_stats, train_epoch
 from pycls_like.errors import ConfigError
 
 TINY = {
@@ -148,6 +148,42 @@ def test_resume_is_bit_identical_and_finished_runs_are_not_retrained(tmp_path: P
     other = run_config_from_dict(tiny_config(optim={"epochs": 4}))
     with pytest.raises(ConfigError, match="different config .*optim"):
         train(other, tmp_path / "full")
+
+
+def test_precise_bn_is_the_plain_average_of_batch_statistics():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5)
+    )
+    batches = [(torch.randn(8, 3, 6, 6) * (i + 1), torch.zeros(8)) for i in range(5)]
+    conv = [model[0](x).detach() for x, _ in batches[:3]]
+    mean = torch.stack([h.mean((0, 2, 3)) for h in conv]).mean(0)
+    var = torch.stack([h.var((0, 2, 3), unbiased=True) for h in conv]).mean(0)
+    rng = torch.get_rng_state()
+    precise_bn_stats(model, iter(batches), 3)  # the first 3 batches only
+    bn = model[1]
+    torch.testing.assert_close(bn.running_mean, mean)
+    torch.testing.assert_close(bn.running_var, var)
+    assert bn.momentum == 0.1  # restored
+    assert torch.equal(torch.get_rng_state(), rng)  # dropout drew from a fork
+
+
+def test_precise_bn_changes_the_statistics_not_the_training(tmp_path: Path):
+    plain = run_config_from_dict(tiny_config(optim={"epochs": 2}))
+    precise = run_config_from_dict(
+        tiny_config(optim={"epochs": 2}, train={"precise_bn_images": 96})
+    )
+    train(plain, tmp_path / "plain")
+    full = train(precise, tmp_path / "precise")
+    a, b = _weights(tmp_path / "plain"), _weights(tmp_path / "precise")
+    stats = [k for k in a if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(not torch.equal(a[k], b[k]) for k in stats)
+    assert all(torch.equal(a[k], b[k]) for k in a if k not in stats and "num_batches" not in k)
+    # and resumes bit-identically
+    train(precise, tmp_path / "split", max_epochs=1)
+    assert train(precise, tmp_path / "split")["top1_err"] == full["top1_err"]
+    c = _weights(tmp_path / "split")
+    assert all(torch.equal(b[k], c[k]) for k in b)
 
 
 def test_adamw_label_smoothing_and_exemptions_run(tmp_path: Path):

@@ -122,6 +122,7 @@ def test_cuda_without_a_gpu_is_a_one_line_error(cli, spec_files):
     assert code == 2 and "cuda" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_profile_on_cuda_bf16():
     settings = ProfileSettings(device="cuda", dtype="bf16", batch_size=4, warmup=1, repeats=3)
@@ -130,6 +131,51 @@ def test_profile_on_cuda_bf16():
     assert record["memory_method"] == "cuda max_memory_allocated"
     assert "train_cpu_ms" not in record
     assert record["train_mem_mb"] > record["params"] * 4 / 2**20
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_population_is_fitted_as_one_setting(cli, spec_files, tmp_path):
+    """tools/gpu_check.sh's path at a small scale: `profile SPEC... --out --device cuda --dtype
+    bf16 --resolution`, the table, the fits and R^2(acts) - R^2(flops)."""
+    from pycls_like.analysis.runtime import r2_differences, wall_over_cpu
+
+    out = tmp_path / "prof"
+    args = ("--device", "cuda", "--dtype", "bf16", "--resolution", "32", "--batch-size", "8")
+    code, stdout, err = cli("profile", *spec_files, "--out", str(out), *args, "--repeats", "3")
+    assert code == 0, err
+    assert "what predicts runtime: cuda" in stdout and "bf16 batch 8" in stdout
+    assert "wall/CPU" not in stdout  # the host's CPU time says nothing of the GPU's work
+    table = pd.read_csv(out / "results.csv")
+    assert (table["profile_device"] == "cuda").all() and table["train_cpu_ms"].isna().all()
+    assert table["train_ms"].gt(0).all() and table["train_mem_mb"].gt(0).all()
+    diffs = r2_differences(table, n_boot=50)
+    assert set(diffs["figure"]) == {"fwd_ms", "train_ms", "fwd_mem_mb", "train_mem_mb"}
+    assert wall_over_cpu(table).empty
+    code, _, err = cli("profile", str(out), "--device", "cpu", *FAST_ARGS)
+    assert code == 2 and "--redo" in err  # a CPU pass never joins the GPU table
+
+
+def test_gpu_records_collect_and_fit_without_cpu_time(tmp_path):
+    """The table side of the CUDA path, runnable anywhere: profile.json records shaped as
+    `profile_model` writes them on CUDA (no host CPU time) give empty CPU-time cells, fits of the
+    wall time and memory, and no wall/CPU line."""
+    from pycls_like.engine.profile_commands import _fit_summary
+
+    out = tmp_path / "prof"
+    spec_runs(out, [(f"m{i}", tiny(8 * (1 + i % 3), 1 + i // 3)) for i in range(5)])
+    profile_runs(out, FAST, say=lambda line: None)
+    for path in out.glob(f"runs/*/{PROFILE_FILE}"):
+        record = json.loads(path.read_text())
+        del record["fwd_cpu_ms"], record["train_cpu_ms"]
+        gpu = {"device": "cuda", "device_name": "NVIDIA H200", "dtype": "bf16", "batch_size": 256}
+        path.write_text(json.dumps(record | gpu | {"memory_method": "cuda max_memory_allocated"}))
+    table = collect(out)
+    assert table["fwd_ms"].gt(0).all() and table["train_cpu_ms"].isna().all()
+    summary = _fit_summary(table)
+    assert "what predicts runtime: cuda (NVIDIA H200) bf16 batch 256" in summary
+    assert "train_ms" in summary and "train_mem_mb" in summary and "train_cpu_ms" not in summary
+    assert "timing noise, train_ms" in summary and "wall/CPU" not in summary
 
 
 def test_cli_prints_a_table_of_specs(cli, spec_files):
@@ -190,14 +236,35 @@ def profiled(tmp_path):
     return out
 
 
-def test_corrupt_profile_is_measured_again(profiled):
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"\xff\xfe\x00\x9cgarbage\x00",
+        b'{"device": "cpu", "fwd_ms": {"medi',
+        b"",
+        b"[1, 2]",
+        b'{"fwd_ms": {"median": "fast"}, "train_ms": {"median": 1.0}}',
+    ],
+    ids=["garbage-bytes", "cut-short", "empty", "not-an-object", "median-not-a-number"],
+)
+def test_corrupt_profile_is_measured_again(profiled, damage):
     bad = profiled / "runs" / "0001" / PROFILE_FILE
-    bad.write_text('{"device": "cpu", "fwd_ms": {"medi')  # cut short
+    bad.write_bytes(damage)
     said = []
     report = profile_runs(profiled, FAST, say=said.append)
     assert report.measured == ["0001"] and report.kept == ["0000", "0002"]
     assert any("0001" in line and "corrupt" in line for line in said)
     assert json.loads(bad.read_text())["fwd_ms"]["median"] > 0
+
+
+def test_a_directory_in_place_of_profile_json_is_reported_not_removed(profiled):
+    (profiled / "runs" / "0001" / PROFILE_FILE).unlink()
+    (profiled / "runs" / "0001" / PROFILE_FILE).mkdir()
+    said = []
+    report = profile_runs(profiled, FAST, say=said.append)
+    assert report.unusable == ["0001"] and not report.measured
+    assert any("0001" in line and "not a file" in line for line in said)
+    assert (profiled / "runs" / "0001" / PROFILE_FILE).is_dir()
 
 
 def test_interrupted_profile_resumes(profiled):
@@ -229,16 +296,71 @@ def test_a_claimed_run_is_left_alone(profiled, cli):
         release(run, claim)
 
 
-def test_another_setting_is_refused_unless_redo(profiled, cli):
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"device": "cuda", "device_name": "NVIDIA H200"},
+        {"device_name": "another CPU"},
+        {"dtype": "bf16"},
+        {"batch_size": 256},
+        {"threads": 2},
+    ],
+    ids=["device", "device-name", "dtype", "batch", "threads"],
+)
+def test_another_setting_is_refused_unless_redo(profiled, cli, changed):
+    """A profile.json measured under another setting (another machine's, or a hand-copied one):
+    the directory is not extended under this one unless --redo replaces it."""
     path = profiled / "runs" / "0001" / PROFILE_FILE
     record = json.loads(path.read_text())
-    path.write_text(json.dumps({**record, "device": "cuda", "device_name": "NVIDIA H200"}))
+    path.write_text(json.dumps({**record, **changed}))
     code, _, err = cli("profile", str(profiled), *FAST_ARGS)
     assert code == 2 and "run 0001" in err and "--redo" in err
-    assert json.loads(path.read_text())["device"] == "cuda"  # nothing replaced
+    assert len(err.strip().splitlines()) == 1
+    assert json.loads(path.read_text()) == {**record, **changed}  # nothing replaced
     code, _, err = cli("profile", str(profiled), "--redo", *FAST_ARGS)
     assert code == 0 and "1 measured, 2 already profiled" in err
-    assert json.loads(path.read_text())["device"] == "cpu"
+    assert setting_of(json.loads(path.read_text())) == expected_setting(FAST)
+
+
+@pytest.mark.parametrize("option", [("--dtype", "bf16"), ("--batch-size", "4"), ("--threads", "2")])
+def test_profiling_a_directory_under_other_options_is_refused(profiled, cli, option):
+    """The options that make a setting: one directory (one table) never holds two of them."""
+    args = dict(zip(FAST_ARGS[::2], FAST_ARGS[1::2], strict=True)) | dict([option])
+    before = {p: p.read_bytes() for p in profiled.glob(f"runs/*/{PROFILE_FILE}")}
+    code, _, err = cli("profile", str(profiled), *(x for kv in args.items() for x in kv))
+    assert code == 2 and "--redo" in err
+    assert before == {p: p.read_bytes() for p in profiled.glob(f"runs/*/{PROFILE_FILE}")}
+
+
+@pytest.mark.slow
+def test_killed_profiler_resumes(spec_files, tmp_path):
+    """SIGKILL `pycls-like profile --out` while it measures its second model: the rerun keeps the
+    first model's profile, breaks the dead process's claim, measures the rest, and the table
+    holds every model under one setting."""
+    import signal
+    import time
+
+    out = tmp_path / "prof"
+    slow = ("--batch-size", "2", "--warmup", "0", "--repeats", "200", "--threads", "1")
+    cmd = [sys.executable, "-m", "pycls_like", "profile", *spec_files, "--out", str(out), *slow]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = out / "runs" / "0001"
+    deadline = time.monotonic() + 120
+    while not (second / CLAIM_FILE).exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the profiler never reached the second model"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the profiler finished before it was killed"
+    assert (out / "runs" / "0000" / PROFILE_FILE).is_file()
+    assert (second / CLAIM_FILE).is_file() and not (second / PROFILE_FILE).exists()
+    first_mtime = (out / "runs" / "0000" / PROFILE_FILE).stat().st_mtime_ns
+    report = profile_runs(out, FAST, say=lambda line: None)  # same setting, fewer repeats
+    assert report.kept == ["0000"] and report.measured == ["0001", "0002", "0003", "0004"]
+    assert (out / "runs" / "0000" / PROFILE_FILE).stat().st_mtime_ns == first_mtime
+    assert not list(out.glob(f"runs/*/{CLAIM_FILE}"))
+    table = collect(out, write=False)
+    assert table["fwd_ms"].notna().all()
+    assert len(table.drop_duplicates(["profile_device", "profile_dtype", "profile_threads"])) == 1
 
 
 def test_sweep_dir_refuses_spec_options(profiled, cli):

@@ -255,7 +255,7 @@ def test_flat_launcher_keys_still_load_into_their_sections(tmp_path, capsys):
     assert (cfg.launcher.slurm.partition, cfg.launcher.slurm.time) == ("dev", 30)
     assert cfg.launcher.slurm.sbatch == {"qos": "high"}
     assert cfg.launcher.ray.address == "ray://h:1"
-    assert "s.yaml: launcher.partition is deprecated; write launcher.slurm.partition" in (
+    assert "s.yaml: launcher.partition is deprecated; use launcher.slurm.partition" in (
         capsys.readouterr().err
     )
     again = sweep_from_dict({"name": "s", "space": "regnetx", "n": 1, **cfg.to_dict()})

@@ -33,6 +33,7 @@ def local_sweep(tmp_path_factory) -> Path:
     return tmp / "sweeps" / "tiny"
 
 
+@pytest.mark.slow  # two worker processes start torch: left to the default run
 def test_local_sweep_table(local_sweep):
     table = read_table(local_sweep)
     assert list(table["id"]) == ["0000", "0001", "0002", "0003"]

@@ -2,6 +2,8 @@
 measured packing end to end on CPU (fake GPU ids; the workers train on CPU)."""
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 from pycls_like.cli import main
 from pycls_like.engine import load_run_config, train
 from pycls_like.sweep import launch_local
+from pycls_like.sweep.claims import release, try_claim
 from pycls_like.sweep.config import LauncherConfig
 from pycls_like.sweep.launch_local import Slot, measures_packing, run_figures
 from pycls_like.sweep.packing import (
@@ -21,6 +24,7 @@ from pycls_like.sweep.packing import (
     memory_cap,
     parse_gpu_memory,
 )
+from pycls_like.sweep.progress import Monitor
 from tests.tiny_sweep import tiny_sweep
 
 MF = 1e6
@@ -118,28 +122,63 @@ def test_run_figures_only_for_runs_that_started_after_the_level(tmp_path: Path):
     assert run_figures(run_dir, 0) is None
 
 
-# Exhaustive tier: on a loaded 2-core CI machine the growth step was once not reached (the
-# decision depends on when the probe run's figures arrive); the Packer's decisions are unit-tested.
-@pytest.mark.exhaustive
+def _probe_seen_first(monkeypatch, sweep_dir: Path) -> None:
+    """Order the launch so the driver sees the probe run end while runs are left to pack.
+
+    Runs take ~0.1 s: left alone, the probe worker may finish all of them between two polls,
+    and then the launcher rightly announces no growth (nothing is left to run at the new
+    level). So the other runs are held by this process (a live claim, as another launch would
+    hold them) until the driver has judged the probe and repacks; the probe worker finds
+    nothing else to claim and exits, and the driver's next poll sees its run ended."""
+    runs = sorted((sweep_dir / "runs").iterdir())
+    held = [(r, try_claim(r, "held-by-test")) for r in runs[1:]]
+    assert all(claim is not None for _, claim in held)
+    spawned: list[subprocess.Popen] = []
+    real_spawn, real_poll, real_repack = launch_local._spawn, Monitor.poll, launch_local.repack
+
+    def spawn(*args, **kwargs) -> subprocess.Popen:
+        spawned.append(real_spawn(*args, **kwargs))
+        return spawned[-1]
+
+    def poll(self: Monitor) -> None:
+        if held:  # the probe worker trains run 0, finds the rest claimed and exits
+            assert spawned[0].wait(timeout=120) == 0
+        real_poll(self)
+
+    def repack(*args, **kwargs) -> None:
+        while held:  # the probe was judged: the held runs are free for the packed workers
+            release(*held.pop())
+        real_repack(*args, **kwargs)
+
+    monkeypatch.setattr(launch_local, "_spawn", spawn)
+    monkeypatch.setattr(Monitor, "poll", poll)
+    monkeypatch.setattr(launch_local, "repack", repack)
+
+
+@pytest.mark.slow
 def test_measured_packing_end_to_end_on_cpu(tmp_path: Path, monkeypatch, capsys):
-    """One fake GPU, 4 'cores': the launcher probes with one worker, then adds workers; every
+    """One fake GPU, 2 'cores': the launcher probes with one worker, then adds a worker; every
     run completes, and a packed run gives bitwise the errors of the same run trained alone."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    monkeypatch.setattr(launch_local, "available_cores", lambda: 4)
+    monkeypatch.setattr(launch_local, "available_cores", lambda: 2)  # level 2 is the cap
     monkeypatch.setattr(launch_local, "gpu_memory_mb", lambda: 80_000.0)
-    sweep = tiny_sweep(tmp_path, n=4, workers=None, gpus_per_run=1, threads_per_worker=1)
+    sweep = tiny_sweep(tmp_path, n=3, workers=None, gpus_per_run=1, threads_per_worker=1)
     assert main(["sweep", "setup", str(sweep)]) == 0
+    sweep_dir = tmp_path / "sweeps" / "tiny"
+    _probe_seen_first(monkeypatch, sweep_dir)
     assert main(["sweep", "launch", str(sweep)]) == 0
     err = capsys.readouterr().err
-    assert "packing: probe: the first run trains alone on each GPU" in err
-    assert "packing: growing: 1 run(s) per GPU measured alone; trying 2" in err
-    sweep_dir = tmp_path / "sweeps" / "tiny"
-    assert len(list((sweep_dir / "logs").glob("worker-*.log"))) >= 2
+    assert "packing: probe: the first run trains alone on each GPU" in err, err
+    assert "packing: growing: 1 run(s) per GPU measured alone; trying 2" in err, err
+    logs = sorted((sweep_dir / "logs").glob("worker-*.log"))
+    assert len(logs) == 3  # the probe worker, then 2 per GPU
+    trained = re.findall(r"^(\d{4}) (\w+)$", logs[0].read_text(), re.MULTILINE)
+    assert trained == [("0000", "complete")]  # the probe worker trained run 0 alone
     results = sorted((sweep_dir / "runs").glob("*/result.json"))
-    assert len(results) == 4
+    assert len(results) == 3
     assert {json.loads(p.read_text())["status"] for p in results} == {"complete"}
-    # The last run trained while others shared the "GPU"; alone (same threads) it gives the same
-    # errors, to the bit.
+    # Runs 1 and 2 went to two workers sharing the "GPU"; alone (same threads) run 2 gives the
+    # same errors, to the bit.
     packed = results[-1].parent
     alone = train(load_run_config(packed / "config.yaml", ["threads=1"]), tmp_path / "alone")
     assert alone["top1_err"] == json.loads((packed / "result.json").read_text())["top1_err"]
@@ -150,13 +189,14 @@ def test_measured_packing_end_to_end_on_cpu(tmp_path: Path, monkeypatch, capsys)
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_measured_packing_on_cuda(tmp_path: Path, capsys):
+def test_measured_packing_on_cuda(tmp_path: Path, monkeypatch, capsys):
     """The same launch on the real GPU: nvidia-smi memory, CUDA peak memory, packed workers.
     cuDNN is not deterministic here, so a packed run's error is held to a tolerance: within
     10 points of top-1 and 0.1 of test loss of the same run trained alone."""
     sweep = tiny_sweep(tmp_path, n=4, workers=None, gpus_per_run=None, threads_per_worker=1)
     cuda = ["--set", "base.device=cuda"]
     assert main(["sweep", "setup", str(sweep), *cuda]) == 0
+    _probe_seen_first(monkeypatch, tmp_path / "sweeps" / "tiny")
     assert main(["sweep", "launch", str(sweep), *cuda]) == 0
     err = capsys.readouterr().err
     assert "packing: probe" in err and "packing: growing" in err, err

@@ -64,7 +64,7 @@ def test_depth_p_cannot_be_given_with_depth(tmp_path):
         load_space(str(space))
 
 
-def test_study_samples_the_32px_pairs_with_the_papers_optimizer_ranges():
+def test_study_trains_both_32px_stems_on_each_setting_of_the_papers_ranges():
     config = load_sweep_config(STUDY)
     space = build_space(config, resolve_space(config))
     table = pd.DataFrame(space.sample_table(400, seed=config.seed))
@@ -78,7 +78,11 @@ def test_study_samples_the_32px_pairs_with_the_papers_optimizer_ranges():
         assert wd[0] <= part["optim.wd"].min() and part["optim.wd"].max() <= wd[1]
         # log-uniform: both ends of a two-decade range are reached
         assert part["optim.lr"].max() / part["optim.lr"].min() > 10
-    assert set(table["optim.epochs"]) == {3, 6}
+    assert set(table["optim.epochs"]) == {2, 4, 6}
+    # paired: each setting is trained with both stems, everything else equal
+    assert config.n % 2 == 0 and (table.groupby("setting")["stem_type"].nunique() == 2).all()
+    settings = ["optim.optimizer", "optim.lr", "optim.wd", "optim.epochs", "resolution"]
+    assert (table.groupby("setting")[settings].nunique() == 1).all().all()
 
 
 def _table(seed: int = 0, gap: float = 15.0, n: int = 24) -> pd.DataFrame:
@@ -180,7 +184,7 @@ def test_notebook_runs_the_study_end_to_end(tmp_path, monkeypatch):
     import nbformat
 
     tiny = {
-        "dir": str(tmp_path / "study"), "n": 12, "base.data.n_train": 128,
+        "dir": str(tmp_path / "study"), "n": 8, "base.data.n_train": 128,
         "base.data.n_test": 64, "base.train.batch_size": 64,
     }  # fmt: skip
     monkeypatch.setenv("PYCLS_LIKE_STUDY_SET", json.dumps(tiny))
@@ -197,4 +201,4 @@ def test_notebook_runs_the_study_end_to_end(tmp_path, monkeypatch):
     assert not [out for out in outputs if out.output_type == "error"]
     assert any("image/png" in out.get("data", {}) for out in outputs)
     text = "".join(out.get("text", "") for out in outputs)
-    assert "12 runs" in text and "finding:" in text
+    assert "8 runs" in text and "finding:" in text

@@ -3,7 +3,9 @@ width sequences (global search: sorted AnyNet stages, unsorted blocks, noisy Reg
 
 The RegNet population follows the design space of Designing Network Design Spaces (sec. 3.3:
 d < 64, w0 <= 256, 0 < wa <= 256, 1.5 <= wm <= 3); the arbitrary ones are generated as in
-tools/make_qlinear_golden.py (the golden reference test's sequences).
+tools/make_qlinear_golden.py (the golden reference test's sequences). Each population is fitted
+by one batched `fit_quantized_linear_many` call, as `analyze` and `sweep collect` fit a table's
+runs; the rate is that call's sequences per second.
 
 Usage: python tools/bench_fit.py [--n 10000] [--arbitrary 1000] [--seed 0] [--repeat 3]
 """

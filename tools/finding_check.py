@@ -82,6 +82,12 @@ def main() -> None:
     space = load_space(args.space, bands={"flops": args.flops})
     # Equal counts per log-flop bin; the lowest bin is a sliver of the space: a large budget.
     samples = space.sample(args.n, SAMPLE_SEED, stratify=5, max_candidates=50_000_000)
+    # A population may draw one architecture twice (the smallest bins hold few): its runs are
+    # the same training twice, so the seed comparison counts each architecture once.
+    first_of = {}
+    for i, s in enumerate(samples):
+        first_of.setdefault(json.dumps(spec_to_dict(s.spec), sort_keys=True), i)
+    distinct = set(first_of.values())
     n_seed = args.n if args.n_seed is None else args.n_seed
     # The retrained models are spread evenly over the flop order (all of them by default).
     by_flops = sorted(range(args.n), key=lambda i: samples[i].complexity.flops)
@@ -100,9 +106,10 @@ def main() -> None:
             known = {(r["index"], r["seed"], r["flops"]): r for r in json.load(f)}
     todo = [j for j in jobs if (j[0], j[1], samples[j[0]].complexity.flops) not in known]
     print(
-        f"{args.space}: {args.n} models at {args.flops} flops (+{len(retrained)} retrained), "
-        f"{settings.epochs} epochs x {settings.n_train} images, {settings.optimizer} lr "
-        f"{settings.lr}, {args.workers} workers x 1 thread; {len(jobs) - len(todo)} runs reused",
+        f"{args.space}: {args.n} models ({len(distinct)} distinct) at {args.flops} flops "
+        f"(+{len(retrained)} retrained), {settings.epochs} epochs x {settings.n_train} images, "
+        f"{settings.optimizer} lr {settings.lr}, {args.workers} workers x 1 thread; "
+        f"{len(jobs) - len(todo)} runs reused",
         flush=True,
     )
     start = time.perf_counter()
@@ -126,7 +133,9 @@ def main() -> None:
         )
     rho, p_rho = stats.spearmanr(flops, errs)
     paired = [
-        (e, second[r["index"]]) for r, e in zip(first, errs, strict=True) if r["index"] in second
+        (e, second[r["index"]])
+        for r, e in zip(first, errs, strict=True)
+        if r["index"] in second and r["index"] in distinct
     ]
     a, b = np.array(paired).T
     r_seed, _ = stats.pearsonr(a, b)
@@ -135,10 +144,12 @@ def main() -> None:
         f"({flops.max() / flops.min():.1f}x); Spearman(flops, error) = {rho:.3f} (p = {p_rho:.2g})"
     )
     print(
-        f"two training seeds over {len(a)} architectures: Pearson r = {r_seed:.3f}, "
+        f"two training seeds over {len(a)} distinct architectures: Pearson r = {r_seed:.3f}, "
         f"mean |difference| {np.mean(np.abs(a - b)):.2f} points, max {np.max(np.abs(a - b)):.2f}"
     )
-    upper = np.array([r["flops"] for r in first if r["index"] in second]) >= np.median(flops)
+    upper = np.array(
+        [r["flops"] for r in first if r["index"] in second and r["index"] in distinct]
+    ) >= np.median(flops)
     if upper.sum() >= 3:
         r_upper, _ = stats.pearsonr(a[upper], b[upper])
         print(

@@ -31,26 +31,48 @@ fi
 $PY -c 'import torch; print("torch", torch.__version__, "on", torch.cuda.get_device_name(0))'
 
 # ---------------------------------------------------------------------------------------------
-# Issue 16: measured runtime and memory vs flops / params / acts (about 1 minute on an H200).
-# RegNetX, RegNetY and EfficientNet presets at 224 px, bf16 autocast, batch 256: at batch 32 an
-# H200 is launch-bound (RegNetX-200MF and 32GF steps took 19 and 43 ms), so a larger batch is
-# needed for times that follow the work. Prints the per-model table, then the log-log fits
-# (R^2 and exponent with 95% bootstrap intervals) and the timing noise; results.csv in $DIR.
-# The paper's claim to check: on a GPU, acts predicts runtime better than flops
-# (R^2(acts) - R^2(flops) > 0 with an interval above 0, see `analysis.runtime.r2_differences`).
+# Issue 16: measured runtime and memory vs flops / params / acts (about 1 minute on an H200,
+# estimated: never run yet).
+# 1. the CUDA tests of `profile` (pytest -m gpu tests/test_profile.py: bf16 record, a small
+#    population fitted as one setting, a CPU pass refused in the GPU table);
+# 2. RegNetX, RegNetY and EfficientNet presets (200MF-12GF, B0-B4) at 224 px, bf16 autocast,
+#    batch ISSUE16_BATCH (default 512), 2 warm-up calls (cuDNN autotunes in the first) + 6 timed
+#    calls: prints the per-model table, the log-log fits (R^2 and exponent, 95% bootstrap
+#    intervals) and the timing noise; results.csv in $DIR/population. Memory at batch 512, from
+#    the CPU population's bytes per activation (8-14 fp32 bytes per act and image, about half in
+#    bf16): about 57 GiB for EfficientNet-B4 and 47 GiB for RegNetY-12GF at 224 px (twice that
+#    if all were fp32: still within an H200's 139 GiB);
+# 3. is the batch compute-bound? At batch 32 an H200 is launch-bound (RegNetX-200MF and 32GF
+#    steps took 19 and 43 ms): the smallest model of each family is timed again at half the
+#    batch; a time ratio near 2 means the step follows the work, near 1 that the host's kernel
+#    launches set it (then the small models' times are floors, not work: say so with the fits);
+# 4. the paper's claim: on a GPU acts predicts runtime better than flops, R^2(acts) - R^2(flops)
+#    with a paired bootstrap interval per figure (`analysis.runtime.r2_differences`).
 issue16_profile() {
-  local models=(
+  local batch=${ISSUE16_BATCH:-512} models=(
     RegNetX-200MF RegNetX-400MF RegNetX-800MF RegNetX-1.6GF RegNetX-3.2GF RegNetX-6.4GF
     RegNetX-12GF RegNetY-200MF RegNetY-400MF RegNetY-800MF RegNetY-1.6GF RegNetY-3.2GF
     RegNetY-6.4GF RegNetY-12GF EfficientNet-B0 EfficientNet-B1 EfficientNet-B2 EfficientNet-B3
     EfficientNet-B4
   )
-  $PY -m pycls_like profile "${models[@]}" --out "$DIR/population" --device cuda --dtype bf16 \
-    --resolution 224 --batch-size "${ISSUE16_BATCH:-256}" --warmup 5 --repeats 15 &&
-  $PY - "$DIR/population/results.csv" <<'PYEOF'
+  local common=(--device cuda --dtype bf16 --resolution 224 --warmup 2 --repeats 6)
+  $PY -m pytest -q -m gpu -p no:cacheprovider tests/test_profile.py &&
+  $PY -m pycls_like profile "${models[@]}" --out "$DIR/population" --batch-size "$batch" \
+    "${common[@]}" &&
+  $PY -m pycls_like profile RegNetX-200MF RegNetY-200MF EfficientNet-B0 --out "$DIR/half_batch" \
+    --batch-size "$((batch / 2))" "${common[@]}" > "$DIR/half_batch.txt" &&
+  $PY - "$DIR/population/results.csv" "$DIR/half_batch/results.csv" <<'PYEOF'
 import sys
 import pandas as pd
 from pycls_like.analysis.runtime import r2_differences
+full, half = (pd.read_csv(path).set_index("name") for path in sys.argv[1:])
+for name in half.index:
+    ratios = ", ".join(
+        f"{fig} {full.at[name, fig]:.1f} / {half.at[name, fig]:.1f} ms = x{full.at[name, fig] / half.at[name, fig]:.2f}"
+        for fig in ("fwd_ms", "train_ms")
+    )
+    print(f"batch {int(full.at[name, 'profile_batch_size'])} vs {int(half.at[name, 'profile_batch_size'])}, {name}: {ratios}"
+          " (x2 compute-bound, x1 launch-bound)")
 for r in r2_differences(pd.read_csv(sys.argv[1])).itertuples():
     verdict = "acts better" if r.lo > 0 else "flops better" if r.hi < 0 else "no clear winner"
     print(f"R^2(acts) - R^2(flops), {r.figure}: {r.difference:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]: {verdict}")
@@ -60,15 +82,18 @@ section issue16_profile issue16_profile
 
 # ---------------------------------------------------------------------------------------------
 # Issue 17: the conv-stem study at 64 px (about 2.5 minutes on an H200). The shipped study
-# (examples/studies/vit_stem_stability.yaml) on its 64 px ViTP/ViTC pair (35.4 / 34.0 MF), 96
-# sampled training settings, 10,000 synthetic images, 8 runs packed on the GPU. Training stops
-# after ISSUE17_BUDGET seconds (default 120); what finished is collected and analysed (partial
-# sweeps are fine: the table says how many runs each group has). Prints the stability table per
-# stem and optimizer and the tests; the paper's direction: ViTC has the smaller spread and more
-# settings within a few points of its best, for both optimizers (and is not worse at its best).
+# (examples/studies/vit_stem_stability.yaml) on its 64 px ViTP/ViTC pair (35.4 / 34.0 MF): 64
+# sampled training settings, each trained with both stems (128 runs; the space crosses stem_type),
+# 10,000 synthetic images, 8 runs packed on the GPU. Training stops after ISSUE17_BUDGET seconds
+# (default 120); what finished is collected and analysed (runs start in setting order, so a cut
+# sweep loses only its last settings; a setting missing one stem is left out of the paired test).
+# Prints the stability table per stem and optimizer and the paired tests (Wilcoxon signed-rank of
+# the per-setting error difference); the paper's direction: ViTC has the lower error on most
+# settings, the smaller spread and more settings within a few points of its best, for both
+# optimizers.
 issue17_stem_study() {
   local study=examples/studies/vit_stem_stability.yaml sets=(
-    --set "dir=$DIR/sweep" --set "n=${ISSUE17_N:-96}" --set 'constraints.where=["resolution == 64"]'
+    --set "dir=$DIR/sweep" --set "n=${ISSUE17_N:-128}" --set 'constraints.where=["resolution == 64"]'
     --set base.device=cuda --set base.data.n_train=10000 --set base.data.n_test=2000
     --set launcher.gpus_per_run=1 --set launcher.runs_per_gpu=8 --set launcher.workers=8
     --set launcher.threads_per_worker=2

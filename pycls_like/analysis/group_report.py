@@ -20,6 +20,7 @@ from pycls_like.analysis import edf as E
 from pycls_like.analysis import plots
 from pycls_like.analysis.groups import (
     OPTIM_PREFIX,
+    PAIRED_TEST,
     WITHIN,
     Grouped,
     group_label,
@@ -28,6 +29,7 @@ from pycls_like.analysis.groups import (
 )
 from pycls_like.analysis.report import _CSS, _e, _Figures, _table
 from pycls_like.analysis.table import DIVERGED_ERROR, Population
+from pycls_like.design.population import SETTING
 
 LR, WD = OPTIM_PREFIX + "lr", OPTIM_PREFIX + "wd"
 
@@ -68,6 +70,35 @@ def plot_settings_heatmaps(
             fig.colorbar(
                 mappable, ax=list(axes[: len(keys)]), label=f"{plots.label(grouped.error)}"
             )
+    return fig
+
+
+def plot_paired(rows: pd.DataFrame, grouped: Grouped) -> Figure | None:
+    """One panel per paired comparison: each shared setting as a point (level a's error, level
+    b's error); below the diagonal b did better on that setting. None when nothing is paired."""
+    paired = [c for c in grouped.comparisons if c.test == PAIRED_TEST]
+    if not paired:
+        return None
+    labels = rows[list(grouped.by)].astype(str)
+    level, strata = grouped.by[0], list(grouped.by[1:])
+    with plots._style(font_scale=0.8):
+        fig = Figure(figsize=(3.4 * len(paired), 3.4), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(1, len(paired), squeeze=False)).ravel()
+        for ax, c in zip(axes, paired, strict=True):
+            keep = labels[level].isin([c.a, c.b])
+            if strata:
+                keep &= (labels[strata] == list(c.stratum)).all(axis=1)
+            part = rows[keep]
+            wide = part.assign(_level=labels[level]).pivot_table(
+                index=SETTING, columns="_level", values=grouped.error, aggfunc="first"
+            )[[c.a, c.b]].dropna()  # fmt: skip
+            lo, hi = float(wide.min().min()), float(wide.max().max())
+            ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, zorder=0)
+            ax.scatter(wide[c.a], wide[c.b], s=22, edgecolors="white", linewidths=0.6)
+            ax.set_xlabel(f"{c.a}: {plots.label(grouped.error)}")
+            ax.set_ylabel(f"{c.b}: {plots.label(grouped.error)}")
+            where = " / ".join(c.stratum) or "all settings"
+            ax.set_title(f"{where}: {len(wide)} settings", fontsize="medium")
     return fig
 
 
@@ -118,7 +149,10 @@ def text_lines(summary: dict) -> list[str]:
     for c in summary["comparisons"]:
         within = f" ({' / '.join(c['stratum'])})" if c["stratum"] else ""
         spread = "-" if c["spread_p"] is None else f"{c['spread_p']:.2g}"
-        lines.append(f"{c['a']} vs {c['b']}{within}: {c['sentence']}; equal spread p = {spread}")
+        paired = " (paired)" if c["test"] == PAIRED_TEST else ""
+        lines.append(
+            f"{c['a']} vs {c['b']}{within}: {c['sentence']}; equal spread{paired} p = {spread}"
+        )
     return lines
 
 
@@ -133,6 +167,8 @@ def render_html(pop: Population, grouped: Grouped, figures: Mapping[str, Figure]
             c.b,
             c.n_a,
             c.n_b,
+            c.n_pairs if c.n_pairs is not None else "-",
+            c.test,
             c.p_value if c.p_value is not None else float("nan"),
             c.p_adjusted if c.p_adjusted is not None else float("nan"),
             c.better or "-",
@@ -141,7 +177,20 @@ def render_html(pop: Population, grouped: Grouped, figures: Mapping[str, Figure]
         ]  # fmt: skip
         for c in grouped.comparisons
     ]
-    head = ["within", "a", "b", "n a", "n b", "p", "p (Holm)", "better", "spread p", "verdict"]
+    head = [
+        "within",
+        "a",
+        "b",
+        "n a",
+        "n b",
+        "pairs",
+        "test",
+        "p",
+        "p (Holm)",
+        "better",
+        "spread p",
+    ]
+    head.append("verdict")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(grouped.counts.items()))
     parts = [
         f"<!doctype html><html><head><meta charset=utf-8><title>{_e(pop.name)} by {_e(by)}</title>",
@@ -156,9 +205,13 @@ def render_html(pop: Population, grouped: Grouped, figures: Mapping[str, Figure]
         "a stable model has most settings near its best.</p>",
         f"<h2>Tests: {_e(group_label(grouped.by[0]))}</h2>",
         _table(head, comparisons, left=3),
-        "<p class=note>Two-sided permutation test of the difference in mean error (10,000 "
-        f"relabelings), alpha {grouped.alpha:g}; Holm-adjusted over the pairs of one stratum. "
-        "Spread p: Brown-Forsythe test of equal spread (Levene's test about the median).</p>",
+        "<p class=note>Runs paired by setting (a space with <code>cross</code>: both levels "
+        "trained on the same sampled settings): two-sided Wilcoxon signed-rank test of the "
+        "per-setting error difference (effect: Hodges-Lehmann median difference), spread p the "
+        "same test on the differences of absolute deviations from each level's median. "
+        "Independent draws: two-sided permutation test of the difference in mean error (10,000 "
+        "relabelings), spread p the Brown-Forsythe test (Levene's about the median). Alpha "
+        f"{grouped.alpha:g}; Holm-adjusted over the pairs of one stratum.</p>",
     ]
     for caption, figure in figures.items():
         parts.append(render(figure, caption))
@@ -184,6 +237,10 @@ def write_group_report(
             grouped, n_boot, seed
         )
     }
+    paired = plot_paired(rows, grouped)
+    if paired is not None:
+        figures["error per shared setting, one level against the other (below the diagonal: "
+                "the second did better)"] = paired  # fmt: skip
     if {LR, WD} <= set(rows.columns):
         caption = "median error per (lr, wd) cell (log bins); dots: runs, coloured by their error"
         figures[caption] = plot_settings_heatmaps(rows, grouped)

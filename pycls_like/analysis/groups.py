@@ -9,6 +9,15 @@ one or more columns (`--by stem_type,optimizer`); the first column is the one co
 mean-permutation test of the mean error, Holm-adjusted when a stratum has more than two levels)
 and, for the spread itself, the Brown-Forsythe test (Levene's test about the median: robust to
 the long tails that failing settings give).
+
+Paired studies: a space with `cross` trains every sampled setting at each level (both stems on
+the same optimizer, lr, wd and schedule) and numbers the settings in a `setting` column. When two
+levels' runs share settings, they are compared on those settings: the Wilcoxon signed-rank test of
+the per-setting error difference (the effect: its Hodges-Lehmann estimate, the median of the Walsh
+averages), and for the spread the same test on the per-setting difference of absolute deviations
+from each level's median (a paired Brown-Forsythe). Pairing removes the variation between
+settings, which dominates a population over training settings: far fewer settings separate a
+real difference than with independent draws. Runs without a partner are left out of the test.
 """
 
 from collections.abc import Sequence
@@ -22,9 +31,11 @@ from scipy import stats
 
 from pycls_like.analysis.table import DIVERGED_ERROR
 from pycls_like.analysis.verdict import ALPHA, verdict
+from pycls_like.design.population import SETTING
 from pycls_like.errors import ConfigError
 
 WITHIN = (1.0, 2.0, 5.0)  # points of top-1 error above a group's best (the paper's "within x%")
+PAIRED_TEST = "wilcoxon-paired"  # Comparison.test of runs matched by setting
 OPTIM_PREFIX = "optim."  # sampled optimizer settings are columns `optim.lr`, `optim.optimizer`, ...
 
 
@@ -103,6 +114,9 @@ class Comparison:
     better: str | None
     sentence: str
     spread_p: float | None  # Brown-Forsythe: equal spread of the two levels' errors
+    test: str = "mean-permutation"  # or PAIRED_TEST (runs matched by setting)
+    n_pairs: int | None = None  # settings both levels finished (paired tests only)
+    effect: float | None = None  # b - a: mean difference, or Hodges-Lehmann (paired)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "stratum": list(self.stratum)}
@@ -144,26 +158,97 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 
 def _compare(
-    stratum: tuple[str, ...], levels: dict[str, np.ndarray], seed: int
+    stratum: tuple[str, ...],
+    levels: dict[str, np.ndarray],
+    settings: dict[str, np.ndarray | None],
+    seed: int,
 ) -> list[Comparison]:
     pairs = list(combinations(sorted(levels), 2))
-    results = [verdict({a: levels[a], b: levels[b]}, seed=seed, power=False) for a, b in pairs]
-    spread = [_spread_p(levels[a], levels[b]) for a, b in pairs]
-    raw = [r.p_value if r.p_value is not None else 1.0 for r in results]
+    tests = []
+    for a, b in pairs:
+        matched = _matched(levels[a], levels[b], settings[a], settings[b])
+        tests.append(_paired(a, b, *matched) if matched else _unpaired(a, b, levels, seed))
+    raw = [t["p"] if t["p"] is not None else 1.0 for t in tests]
     adjusted = holm(raw) if pairs else np.array([])
     out = []
-    for (a, b), r, p_adj, p_spread in zip(pairs, results, adjusted, spread, strict=True):
-        significant = r.p_value is not None and p_adj < r.alpha and r.effect not in (None, 0)
-        better = (b if r.effect > 0 else a) if significant else None
-        sentence = r.sentence if len(pairs) == 1 else f"{r.sentence}; Holm-adjusted p = {p_adj:.2g}"
+    for (a, b), t, p_adj in zip(pairs, tests, adjusted, strict=True):
+        significant = t["p"] is not None and p_adj < ALPHA and t["effect"] not in (None, 0)
+        better = (a if t["effect"] > 0 else b) if significant else None
+        sentence = (
+            t["sentence"] if len(pairs) == 1 else f"{t['sentence']}; Holm-adjusted p = {p_adj:.2g}"
+        )
         out.append(
             Comparison(
-                stratum, a, b, r.n[a], r.n[b], r.p_value,
-                float(p_adj) if r.p_value is not None else None, bool(significant), better, sentence,
-                p_spread,
+                stratum, a, b, int(levels[a].size), int(levels[b].size), t["p"],
+                float(p_adj) if t["p"] is not None else None, bool(significant), better, sentence,
+                t["spread_p"], t["test"], t.get("n_pairs"), t["effect"],
             )
         )  # fmt: skip
     return out
+
+
+def _unpaired(a: str, b: str, levels: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
+    """`verdict`'s mean-permutation test and Brown-Forsythe's spread test (independent draws)."""
+    r = verdict({a: levels[a], b: levels[b]}, seed=seed, power=False)
+    effect = None if r.effect is None else -float(r.effect)  # verdict: mean(a) - mean(b)
+    spread = _spread_p(levels[a], levels[b])
+    return {"test": "mean-permutation", "p": r.p_value, "effect": effect, "spread_p": spread,
+            "sentence": r.sentence}  # fmt: skip
+
+
+def _matched(
+    ea: np.ndarray, eb: np.ndarray, sa: np.ndarray | None, sb: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two levels' errors on the settings both finished, in setting order; None when the
+    runs are not paired (no setting column, no shared setting, or a setting twice in a level)."""
+    if sa is None or sb is None or len(set(sa)) < sa.size or len(set(sb)) < sb.size:
+        return None
+    common = np.intersect1d(sa, sb)
+    if common.size == 0:
+        return None
+    ia, ib = np.argsort(sa), np.argsort(sb)
+    pick_a = ia[np.searchsorted(sa[ia], common)]
+    pick_b = ib[np.searchsorted(sb[ib], common)]
+    return ea[pick_a], eb[pick_b]
+
+
+def hodges_lehmann(d: np.ndarray) -> float:
+    """Median of the Walsh averages (d_i + d_j) / 2, i <= j: the signed-rank test's estimate of
+    the median paired difference."""
+    i, j = np.triu_indices(d.size)
+    return float(np.median((d[i] + d[j]) / 2))
+
+
+def _signed_rank_p(d: np.ndarray) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value (zero differences dropped); None when every
+    difference is zero."""
+    if not np.any(d != 0):
+        return None
+    return float(stats.wilcoxon(d, zero_method="wilcox").pvalue)
+
+
+def _paired(a: str, b: str, ea: np.ndarray, eb: np.ndarray) -> dict[str, Any]:
+    """Wilcoxon signed-rank tests of b - a on matched settings: error, then spread."""
+    d = eb - ea
+    p = _signed_rank_p(d)
+    effect = hodges_lehmann(d)
+    spread = _signed_rank_p(np.abs(eb - np.median(eb)) - np.abs(ea - np.median(ea)))
+    n = int(d.size)
+    if p is None:
+        sentence = f"no verdict: {a} and {b} have equal errors on all {n} shared settings"
+    elif p < ALPHA and effect != 0:
+        lo, hi = (a, b) if effect > 0 else (b, a)
+        sentence = (
+            f"{lo} has lower error than {hi} on the same settings: median paired difference "
+            f"{abs(effect):.2f} points over {n} settings (Wilcoxon signed-rank p = {p:.2g})"
+        )
+    else:
+        sentence = (
+            f"no significant difference between {a} and {b} over {n} paired settings (median "
+            f"paired difference {b} - {a} = {effect:+.2f} points, Wilcoxon signed-rank p = {p:.2g})"
+        )
+    return {"test": PAIRED_TEST, "p": p, "effect": effect, "spread_p": spread,
+            "sentence": sentence, "n_pairs": n}  # fmt: skip
 
 
 def _spread_p(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -186,16 +271,20 @@ def group_rows(
     if len(set(columns)) < len(columns):
         raise ConfigError(f"a column appears twice in {list(by)}", key="--by")
     keys = rows[list(columns)].astype(str)
+    paired = SETTING in rows.columns and SETTING not in columns
     groups: dict[tuple[str, ...], np.ndarray] = {}
+    settings: dict[tuple[str, ...], np.ndarray | None] = {}
     for key, part in rows.groupby([keys[c] for c in columns], sort=True):
         groups[tuple(map(str, key))] = part[error].to_numpy(float)
+        settings[tuple(map(str, key))] = part[SETTING].to_numpy() if paired else None
     if not groups:
         raise ConfigError("no finished runs to group", source=source)
     stats = [stability(k, e) for k, e in groups.items()]
-    strata: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+    strata: dict[tuple[str, ...], tuple[dict, dict]] = {}
     for key, errors in groups.items():
-        strata.setdefault(key[1:], {})[key[0]] = errors
-    comparisons = [c for s, levels in strata.items() for c in _compare(s, levels, seed)]
+        levels, sets = strata.setdefault(key[1:], ({}, {}))
+        levels[key[0]], sets[key[0]] = errors, settings[key]
+    comparisons = [c for s, (lv, st) in strata.items() for c in _compare(s, lv, st, seed)]
     return Grouped(columns, error, groups, stats, comparisons, counts=dict(counts or {}))
 
 

@@ -82,15 +82,19 @@ def fit_quantized_linear_many(
         if all(w == ws[0] for w in ws) and ws[0] % Q == 0:
             params[i] = (int(ws[0]), 0.0, 2.0)  # one stage: wa = 0, wm is not identifiable
     todo = [i for i, ws in enumerate(seqs) if params[i] is None and _may_be_regnet(ws)]
+    verified = set()  # the exact pass checked these against regnet_block_widths already
     for i, p in zip(todo, _exact_pass([seqs[i] for i in todo], wm_range), strict=True):
         params[i] = p
+        if p is not None:
+            verified.add(i)
     rest = [i for i, p in enumerate(params) if p is None]
     for i, p in zip(rest, search([seqs[i] for i in rest], wm_range), strict=True):
         params[i] = p
     fits = []
-    for ws, p in zip(seqs, params, strict=True):
+    for i, (ws, p) in enumerate(zip(seqs, params, strict=True)):
         w0, wa, wm = p  # type: ignore[misc]
-        wf = regnet_block_widths(len(ws), w0, wa, wm)
+        verified_widths = [int(w) for w in ws] if i in verified else None
+        wf = verified_widths or regnet_block_widths(len(ws), w0, wa, wm)
         fits.append(QLinearFit(len(ws), w0, wa, wm, e_fit(ws, wf), tuple(wf)))
     return fits
 
@@ -122,11 +126,11 @@ def e_fit_column(cells: Iterable[object]) -> list[float | None]:
 
 def _validated(seq: Sequence[float], index: int) -> np.ndarray:
     try:
-        ws = np.asarray([float(w) for w in seq])
+        ws = np.asarray(seq, dtype=float)  # one conversion, not one float() per width
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"widths must be numbers, got {list(seq)!r}", key=f"sequence {index}"
-        ) from None
+        ws = np.empty((0, 0))
+    if ws.ndim != 1:
+        raise ConfigError(f"widths must be numbers, got {list(seq)!r}", key=f"sequence {index}")
     if ws.size == 0 or not np.all(np.isfinite(ws)) or np.any(ws <= 0):
         raise ConfigError(
             f"widths must be a non-empty list of positive numbers, got {list(seq)!r}",

@@ -11,13 +11,13 @@ Figures measured under different settings (device, device name, dtype, batch siz
 never fit together: each setting is its own population. Pure `table -> numbers`; no torch.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from pycls_like.results import COMPLEXITY_COLUMNS, PROFILE_SETTING_COLUMNS
+from pycls_like.results import COMPLEXITY_COLUMNS, PROFILE_SETTING_COLUMNS, TIMED_FIGURES
 from pycls_like.scaling.growth import power_law_fit
 
 # Measured figures, in the order tables list them (CPU time exists for CPU profiles only).
@@ -164,26 +164,58 @@ def r2_differences(
 
 def timing_noise(table: pd.DataFrame) -> pd.DataFrame:
     """Per (setting, timed figure): the median and max over models of IQR / median (the repeat
-    spread of one model's timings), so every fit comes with the machine's noise."""
+    spread of one model's timings), so every fit comes with the machine's noise. Wall and CPU
+    time alike: on a shared CPU the wall clock's spread is mostly the other jobs'."""
+
+    def rel_iqr(frame: pd.DataFrame, figure: str) -> pd.Series | None:
+        cols = [figure, f"{figure}_q1", f"{figure}_q3"]
+        if not all(c in frame for c in cols):
+            return None
+        med, q1, q3 = (pd.to_numeric(frame[c], errors="coerce") for c in cols)
+        return ((q3 - q1) / med).dropna()
+
+    return _over_models(table, TIMED_FIGURES, rel_iqr, "rel_iqr")
+
+
+def wall_over_cpu(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, timed figure) of CPU profiles: the median and max over models of wall time /
+    CPU time. With one thread a ratio above 1 is time spent waiting for a core (a loaded
+    machine): the wall-clock fits then measure the load, and the CPU-time fits are the ones to read."""
+
+    def ratio(frame: pd.DataFrame, figure: str) -> pd.Series | None:
+        cpu = figure.replace("_ms", "_cpu_ms")
+        if cpu not in frame:
+            return None
+        wall = pd.to_numeric(frame[figure], errors="coerce")
+        r = wall / pd.to_numeric(frame[cpu], errors="coerce")
+        return r[np.isfinite(r) & (r > 0)]
+
+    return _over_models(table, ("fwd_ms", "train_ms"), ratio, "ratio")
+
+
+def _over_models(
+    table: pd.DataFrame,
+    figures: Sequence[str],
+    per_model: Callable[[pd.DataFrame, str], "pd.Series | None"],
+    name: str,
+) -> pd.DataFrame:
+    """Rows (setting, figure, n, median_<name>, max_<name>) of `per_model`'s values over the
+    models of each setting; figures a setting lacks are left out."""
     rows = []
     if not has_profile(table):
         return pd.DataFrame(rows)
     for setting, frame in by_setting(table).items():
-        for figure in ("fwd_ms", "train_ms"):
-            cols = [figure, f"{figure}_q1", f"{figure}_q3"]
-            if not all(c in frame for c in cols):
-                continue
-            med, q1, q3 = (pd.to_numeric(frame[c], errors="coerce") for c in cols)
-            rel = ((q3 - q1) / med).dropna()
-            if rel.empty:
+        for figure in figures:
+            values = per_model(frame, figure)
+            if values is None or values.empty:
                 continue
             rows.append(
                 {
                     "setting": setting,
                     "figure": figure,
-                    "n": len(rel),
-                    "median_rel_iqr": float(rel.median()),
-                    "max_rel_iqr": float(rel.max()),
+                    "n": len(values),
+                    f"median_{name}": float(values.median()),
+                    f"max_{name}": float(values.max()),
                 }
             )
     return pd.DataFrame(rows)

@@ -28,9 +28,9 @@ test images, no wrong label gaining more than 1.5 points under mirroring (a clas
 mirrors into each other, like 45/135-degree gratings, would show ~50).
 At the demo's budget (10k images, 4 epochs, SGD), tools/finding_check.py measured over 20
 cifar_resnet models at 6.7-70 MF: Spearman(flops, error) = -0.77, median error 2.8% (1.7-8.1%),
-no run near chance; a second training seed moved a model's error by 0.46 points on average
-(max 1.5; Pearson 0.897 between the seeds over the 20, 0.870 with a 10k test set: the seed
-noise comes from training, not from the test sample). A harder version (contrast from 0.05,
+no run near chance; a second training seed moved a model's error by 0.49 points on average
+(max 1.5; Pearson 0.895 between the seeds over its 19 distinct architectures, 0.870 with a 10k
+test set: the seed noise comes from training, not from the test sample). A harder version (contrast from 0.05,
 noise to 0.15) spread errors over 9-35% but moved them by 1.8 points (Pearson 0.83): errors
 and seed noise shrink together.
 """

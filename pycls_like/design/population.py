@@ -18,6 +18,8 @@ from pycls_like.design.families import STAGE_VARS
 from pycls_like.errors import ConfigError
 from pycls_like.specs import ModelSpec, spec_to_dict
 
+SETTING = "setting"  # flat column numbering the draws of a crossed space (space.py `cross`)
+
 if TYPE_CHECKING:  # space.py imports this module
     from pycls_like.design.space import DesignSpace
 
@@ -146,6 +148,10 @@ def draw(
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ConfigError(f"must be an integer >= {low}, got {value!r}", key=name)
     need = start + n
+    k = space.cross_size  # rows per draw; a crossed draw is accepted whole or not at all
+    if k > 1 and stratify is not None:
+        msg = "stratified sampling cannot be combined with crossed parameters"
+        raise ConfigError(msg, key="cross", source=space.source)
     strat = None
     if stratify is not None:
         strat = Stratifier.make(stratify_by, stratify, space.constraints.band(stratify_by), need)
@@ -165,19 +171,29 @@ def draw(
                 raise _empty_error(space, len(accepted), chunk * CHUNK, need)
             rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(chunk,)))
             cols, ocols = space.columns(rng, CHUNK)
-            orows = {k: v.tolist() for k, v in ocols.items()}
+            orows = {name: v.tolist() for name, v in ocols.items()}
+            members: list[tuple[int, ModelSpec, dict, dict, Complexity]] | None = []
+            current = -1  # the draw whose rows `members` holds (None: a row failed a predicate)
             # inside every band (vectorized, or one by one), then predicates, dedupe, bin quotas
-            for i, spec, (f, p, a), values in _survivors(space, cols, CHUNK):
+            for i, spec, (f, p, a), values in _survivors(space, cols, CHUNK * k):
+                if i // k != current:
+                    members, current = [], i // k
+                if members is None:
+                    continue
                 flat = {name: values[col] if s is None else values[col][s] for name, col, s in plan}
-                optim = {k: v[i] for k, v in orows.items()}
+                optim = {name: v[i] for name, v in orows.items()}
                 flat.update({f"optim.{o.name}": optim[o.name] for o in space.optim if o.sampled})
                 cx = {"flops": f, "params": p, "acts": a}
                 if predicates:
                     ns = _namespace(space, wanted, spec, cx, values, flat)
                     if not all(pred(ns) for pred in predicates):
+                        members = None
                         continue
+                members.append((i, spec, flat, optim, Complexity(f, p, a)))
+                if len(members) < k:  # rows of a draw missing from the bands never arrive
+                    continue
                 if dedupe:
-                    key = (spec, tuple(optim.items()))
+                    key = tuple((m[1], tuple(m[3].items())) for m in members)
                     if key in seen:
                         continue
                     seen.add(key)
@@ -186,8 +202,14 @@ def draw(
                     if filled[b] >= strat.quotas[b]:
                         continue
                     filled[b] += 1
-                accepted.append(Sample(len(accepted), spec, flat, Complexity(f, p, a), optim))
-                last = chunk * CHUNK + i + 1
+                setting = len(accepted) // k
+                for _, m_spec, m_flat, m_optim, m_cx in members:
+                    if k > 1:
+                        m_flat = {**m_flat, SETTING: setting}
+                    accepted.append(Sample(len(accepted), m_spec, m_flat, m_cx, m_optim))
+                    if len(accepted) == need:
+                        break
+                last = chunk * CHUNK + current + 1
                 if len(accepted) == need:
                     break
             chunk += 1

@@ -17,6 +17,7 @@ Schema (validated on load; every error names the file and the key):
       # anynet per-stage fields (ds ws ss bs gs) draw once per stage, or once when `shared: true`;
       # `order: non_decreasing` sorts the per-stage draws (see Param)
     optim: MAPPING | NAME                # optional optimizer settings (optim.py)
+    cross: [NAME, ...]                   # choice parameters crossed with every draw (see below)
     constraints:                         # constraints.py
       flops: [lo, hi] | "LO:HI"          # also params, acts; inclusive, open ends allowed
       stages: [lo, hi]                   # number of stages as built (CNN families)
@@ -26,8 +27,17 @@ Schema (validated on load; every error names the file and the key):
 
 Every sampled model is one spec; sampled values appear flat as `d`, `w0`, `ds_0..ds_3`, `bs`
 (shared), `resolution`, `optim.lr`, ... (constants only in the spec).
+
+`cross` makes paired populations: each draw of the other parameters (a *setting*, e.g. one
+optimizer, lr, wd and schedule) is taken at every combination of the crossed choices' values,
+as consecutive samples that share a flat `setting` column (the setting's number). A setting is
+accepted only when all its combinations satisfy the constraints, so pairs are never broken. This is
+how a study compares architectures on the *same* training settings (a paired test, far stronger
+than independent draws: examples/studies/vit_stem_stability.yaml).
 """
 
+import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +47,15 @@ import numpy as np
 from pycls_like.design.constraints import METRICS, Constraints, parse_constraints
 from pycls_like.design.families import STAGE_VARS, Family, get_family
 from pycls_like.design.optim import OptimParam, parse_optim
-from pycls_like.design.population import Draw, Sample, draw
+from pycls_like.design.population import SETTING, Draw, Sample, draw
 from pycls_like.design.registry import find_space
-from pycls_like.design.samplers import Constant, Sampler, finite_values, parse_sampler
+from pycls_like.design.samplers import Choice, Constant, Sampler, finite_values, parse_sampler
 from pycls_like.errors import ConfigError
 from pycls_like.io import apply_overrides, read_yaml
 
-SPACE_KEYS = ("description", "family", "stages", "params", "optim", "constraints", "max_candidates")
+SPACE_KEYS = (
+    "description", "family", "stages", "params", "optim", "cross", "constraints", "max_candidates",
+)  # fmt: skip
 ORDERS = ("non_decreasing",)
 PROBE = 64  # candidates built on load, so a bad field value fails there and not mid-sweep
 
@@ -134,6 +146,30 @@ def _parse_param(name: str, value: Any, family: Family, stages: int | None, key:
     return Param(name, sampler, stages if stage_field else 0, bool(shared), order)
 
 
+def _parse_cross(data: Any, params: tuple[Param, ...]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """`cross: [NAME, ...]`: each a (non per-stage) `choice` parameter; (name, its values) each."""
+    if data is None:
+        return ()
+    names = [data] if isinstance(data, str) else data
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError("must be a list of parameter names, e.g. [stem_type]", key="cross")
+    by_name = {p.name: p for p in params}
+    out = []
+    for name in names:
+        p = by_name.get(name)
+        if p is None or not isinstance(p.sampler, Choice) or p.per_stage:
+            choices = [q.name for q in params if isinstance(q.sampler, Choice) and not q.per_stage]
+            raise ConfigError(
+                f"{name!r} is not a choice parameter of this space (choices: "
+                f"{', '.join(choices) or 'none'})",
+                key="cross",
+            )
+        out.append((name, p.sampler.values))
+    if len({n for n, _ in out}) < len(out):
+        raise ConfigError(f"a parameter appears twice in {names}", key="cross")
+    return tuple(out)
+
+
 def _as_int(value: Any, key: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"must be an integer >= {minimum}, got {value!r}", key=key)
@@ -153,6 +189,12 @@ class DesignSpace:
     optim: tuple[OptimParam, ...]
     constraints: Constraints
     max_candidates: int | None = None
+    cross: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # crossed choices and their values
+
+    @property
+    def cross_size(self) -> int:
+        """Samples per draw: the number of combinations of the crossed values (1: no `cross`)."""
+        return math.prod(len(values) for _, values in self.cross)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str, base_dir: Path) -> "DesignSpace":
@@ -196,6 +238,7 @@ class DesignSpace:
         budget = data.get("max_candidates")
         budget = None if budget is None else _as_int(budget, "max_candidates", 1)
         description = str(data.get("description", "")).strip()
+        cross = _parse_cross(data.get("cross"), params)
         space = cls(
             Path(source).stem,
             source,
@@ -206,6 +249,7 @@ class DesignSpace:
             optim,
             constraints,
             budget,
+            cross,
         )
         space._probe()
         return space
@@ -221,7 +265,7 @@ class DesignSpace:
                 f"family {self.family.name} needs this parameter", key=f"params.{missing[0]}"
             )
         cols, _ = self.columns(np.random.default_rng(0), PROBE)
-        for i in range(PROBE):
+        for i in range(PROBE * self.cross_size):
             values = {k: v[i : i + 1].tolist()[0] for k, v in cols.items()}
             try:
                 self.family.build(values)
@@ -233,16 +277,28 @@ class DesignSpace:
     def flat_names(self) -> list[str]:
         """Names of the flat sampled-parameter columns, in draw order."""
         names = [f for p in self.params for f in p.flat_names()]
+        names += [SETTING] if self.cross else []
         return names + [f"optim.{o.name}" for o in self.optim if o.sampled]
 
     def columns(
         self, rng: np.random.Generator, n: int
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Draw n candidates: model parameter arrays, then optimizer arrays (fixed order)."""
+        """Draw n candidates: model parameter arrays, then optimizer arrays (fixed order). A
+        crossed space gives n * cross_size rows: each draw repeated at every combination of the
+        crossed values (rows k*j .. k*j + k-1 are draw j)."""
         cols = {p.name: p.draw(rng, n) for p in self.params}
         optim: dict[str, np.ndarray] = {}
         for o in self.optim:
             optim[o.name] = o.draw(rng, n, optim.get("optimizer"))
+        if not self.cross:
+            return cols, optim
+        k = self.cross_size
+        cols = {name: np.repeat(v, k, axis=0) for name, v in cols.items()}
+        optim = {name: np.repeat(v, k, axis=0) for name, v in optim.items()}
+        combos = list(itertools.product(*(values for _, values in self.cross)))
+        for i, (name, _) in enumerate(self.cross):
+            levels = np.array([c[i] for c in combos], dtype=cols[name].dtype)
+            cols[name] = np.tile(levels, n)
         return cols, optim
 
     def draw(self, n: int, seed: int, **options: Any) -> Draw:

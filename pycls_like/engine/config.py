@@ -32,6 +32,8 @@ Native YAML schema (every key but `model` is optional; defaults shown)::
       label_smoothing: 0.0
       precision: auto          # auto: bf16 autocast on CUDA and bf16-capable CPUs, else fp32 | bf16 | fp32
       zero_init_final_gamma: false  # zero the last BN of each residual branch
+      precise_bn_images: 0     # > 0: BN statistics recomputed over this many training images
+                               # before each evaluation (pycls BN.USE_PRECISE_STATS); 0: running
     seed: 0                    # weight init, data order, augmentation
     device: auto               # auto | cpu | cuda
     threads: null              # CPU threads for torch (null: the cores this process may use)
@@ -110,9 +112,12 @@ class TrainConfig:
     label_smoothing: float = 0.0
     precision: str = "auto"
     zero_init_final_gamma: bool = False
+    precise_bn_images: int = 0
 
     def __post_init__(self) -> None:
         _check(self.batch_size >= 1, "batch_size", f"must be >= 1, got {self.batch_size}")
+        n = self.precise_bn_images
+        _check(n >= 0, "precise_bn_images", f"must be >= 0, got {n}")
         _check(self.test_batch_size >= 1, "test_batch_size", "must be >= 1")
         ok = 0 <= self.label_smoothing < 1
         _check(ok, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")

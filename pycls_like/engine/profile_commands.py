@@ -178,14 +178,20 @@ def run_profile(args: argparse.Namespace) -> int:
 
 
 def _fit_summary(table: Any) -> str:
-    """The runtime fits and the timing noise of the directory's population (analysis.runtime)."""
-    from pycls_like.analysis.runtime import format_fits, runtime_fits, timing_noise
+    """The runtime fits, the timing noise and (CPU) the wall/CPU time ratio of the directory's
+    population (analysis.runtime)."""
+    from pycls_like.analysis.runtime import format_fits, runtime_fits, timing_noise, wall_over_cpu
 
     lines = ["", format_fits(runtime_fits(table))]
     for r in timing_noise(table).itertuples():
         lines.append(
             f"timing noise, {r.figure}: IQR/median of the {r.n} models' repeats: median "
             f"{100 * r.median_rel_iqr:.1f}%, max {100 * r.max_rel_iqr:.1f}%"
+        )
+    for r in wall_over_cpu(table).itertuples():
+        lines.append(
+            f"wall/CPU time, {r.figure}: median {r.median_ratio:.2f}, max {r.max_ratio:.2f} over "
+            f"{r.n} models (with 1 thread, above 1 is waiting for a core: read the *_cpu_ms fits)"
         )
     return "\n".join(lines)
 

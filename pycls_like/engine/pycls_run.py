@@ -15,6 +15,8 @@ image folder, empty means synthetic; `TEST.IM_SIZE` is the test resize for image
 One split dataset serves both: an override of `TRAIN.DATASET` alone (`--set` or `KEY VALUE`)
 moves `TEST.DATASET` with it, with a warning (pycls would keep them apart, which here could
 only be an error); a file or overrides that set both keep both.
+`BN.USE_PRECISE_STATS` (pycls's default: on) recomputes BN statistics over
+`BN.NUM_SAMPLES_PRECISE` training images before each evaluation (`train.precise_bn_images`).
 pycls updates its EMA every `EMA_UPDATE_PERIOD` steps with
 `alpha = min(1, EMA_ALPHA * TRAIN.BATCH_SIZE / MAX_EPOCH * period)`; the native per-step decay
 with the same weight per period is `(1 - alpha) ** (1 / period)`.
@@ -136,6 +138,9 @@ def pycls_to_native(
             "label_smoothing": train["LABEL_SMOOTHING"],
             "precision": "bf16" if train["MIXED_PRECISION"] else "fp32",
             "zero_init_final_gamma": cfg["BN"]["ZERO_INIT_FINAL_GAMMA"],
+            "precise_bn_images": (
+                cfg["BN"]["NUM_SAMPLES_PRECISE"] if cfg["BN"]["USE_PRECISE_STATS"] else 0
+            ),
         },
         "seed": cfg["RNG_SEED"],
         "gpus": cfg["NUM_GPUS"],

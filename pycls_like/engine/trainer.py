@@ -13,6 +13,7 @@ global RNG (dropout, drop-connect) is checkpointed, so resuming replays the same
 """
 
 import contextlib
+import itertools
 import logging
 import math
 import resource
@@ -197,6 +198,31 @@ def train_epoch(
     return totals, seen, not math.isfinite(totals[0].item())
 
 
+@torch.no_grad()
+def precise_bn_stats(
+    model: nn.Module, batches: Iterable[Batch], n_batches: int, *, bf16: bool = False
+) -> None:
+    """pycls's precise BN: each BN layer's statistics become the plain average of its batch
+    statistics over `n_batches` training batches (torch's cumulative average, momentum None),
+    not the running average of the last few dozen batches. The global RNG is left as it was
+    (dropout in these forwards draws from a fork), so training is the same with or without."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        for x, _ in itertools.islice(batches, n_batches):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                model(x)
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+
+
 @torch.inference_mode()
 def evaluate(
     model: nn.Module, batches: Iterable[Batch], *, bf16: bool = False, rank: Rank = SINGLE
@@ -324,8 +350,18 @@ def _run(
             "train_top5_err": 100 * top5,
         }
         if not diverged:
+            evaluated = ema.model if ema else model
+            if tcfg.precise_bn_images:
+                precise_bn_stats(
+                    evaluated,
+                    data.train_batches(bs, epoch_seed(cfg.seed, epoch), rank.shard),
+                    # each process averages over that many images, as pycls does per GPU
+                    min(steps, max(1, tcfg.precise_bn_images * rank.world // bs)),
+                    bf16=bf16,
+                )
+                rank.sync(list(evaluated.buffers()))  # rank 0's statistics, as for training's
             test = evaluate(
-                ema.model if ema else model,
+                evaluated,
                 data.test_batches(tcfg.test_batch_size, rank.shard),
                 bf16=bf16,
                 rank=rank,

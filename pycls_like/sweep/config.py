@@ -39,14 +39,13 @@ pycls sweep configs (upper-case keys: NAME, SETUP.SAMPLERS, ...) are converted b
 
 import dataclasses
 import os
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pycls_like.errors import ConfigError
+from pycls_like.errors import ConfigError, warn_renamed
 from pycls_like.io import apply_overrides, read_yaml
 from pycls_like.limits import check_number
 from pycls_like.sweep.launchers import check_available, get_launcher
@@ -165,18 +164,13 @@ def _sections(data: dict[str, Any], source: str | None) -> dict[str, Any]:
     slurm = data.get("slurm")
     known = {f.name for f in dataclasses.fields(SlurmConfig)}
     if isinstance(slurm, dict) and slurm and not set(slurm) <= known:  # old form: sbatch extras
-        _deprecated(source, "launcher.slurm: {...}", "launcher.slurm.sbatch")
+        warn_renamed("launcher.slurm: {...}", "launcher.slurm.sbatch", source)
         data["slurm"] = {"sbatch": slurm}
     for key, section in _FLAT_KEYS.items():
         if key in data:
-            _deprecated(source, f"launcher.{key}", f"launcher.{section}.{key}")
+            warn_renamed(f"launcher.{key}", f"launcher.{section}.{key}", source)
             data[section] = {**(data.get(section) or {}), key: data.pop(key)}
     return data
-
-
-def _deprecated(source: str | None, old: str, new: str) -> None:
-    where = f"{source}: " if source else ""
-    print(f"warning: {where}{old} is deprecated; write {new}", file=sys.stderr)
 
 
 def _launcher(data: dict[str, Any], source: str | None) -> LauncherConfig:

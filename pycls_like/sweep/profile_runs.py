@@ -46,16 +46,14 @@ class ProfileReport:
     measured: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # already profiled under this setting
     claimed: list[str] = field(default_factory=list)  # held by a live trainer or profiler
-    unusable: list[str] = field(default_factory=list)  # config.yaml missing or damaged
+    unusable: list[str] = field(default_factory=list)  # no usable config, or profile.json a dir
 
     def describe(self) -> str:
         parts = [f"{len(self.measured)} measured", f"{len(self.kept)} already profiled"]
         if self.claimed:
             parts.append(f"{len(self.claimed)} held by another process ({', '.join(self.claimed)})")
         if self.unusable:
-            parts.append(
-                f"{len(self.unusable)} without a usable config ({', '.join(self.unusable)})"
-            )
+            parts.append(f"{len(self.unusable)} not profiled ({', '.join(self.unusable)})")
         return ", ".join(parts)
 
 
@@ -105,15 +103,16 @@ def profile_runs(
     existing: dict[str, dict[str, Any]] = {}
     for run in runs:
         record, problem = read_profile(run)
-        if problem:
+        if problem and _replaceable(run):
             say(f"run {run.name}: {problem}: measuring it again")
         if record is not None:
             existing[run.name] = record
     other = {rid: r for rid, r in existing.items() if setting_of(r) != setting}
     if other and not redo:
         rid, record = next(iter(other.items()))
+        more = f" (and {len(other) - 1} more)" if len(other) > 1 else ""
         raise ConfigError(
-            f"run {rid} (and {len(other) - 1} more) was profiled on {describe_setting(setting_of(record))}, "
+            f"run {rid}{more} was profiled on {describe_setting(setting_of(record))}, "
             f"this call measures {describe_setting(setting)}; a table holds one setting: "
             "pass --redo to replace them, or profile a copy of the sweep",
             source=str(sweep_dir),
@@ -124,6 +123,8 @@ def profile_runs(
             report.kept.append(run.name)
             continue
         problem = config_problem(run)
+        if problem is None and not _replaceable(run):
+            problem = f"{run / PROFILE_FILE} is not a file (remove it)"
         if problem is not None:
             report.unusable.append(run.name)
             say(f"run {run.name}: {problem}: not profiled")
@@ -150,6 +151,13 @@ def profile_runs(
             f"  train {record['train_ms']['median']:.1f} ms  mem {record['train_mem_mb']:.0f} MiB"
         )
     return report
+
+
+def _replaceable(run_dir: Path) -> bool:
+    """A new profile.json can take the place of what is there: nothing, or a file (a directory
+    in its place is someone's data, never removed)."""
+    path = run_dir / PROFILE_FILE
+    return path.is_file() or not path.exists()
 
 
 def spec_runs(out: Path, named: Sequence[tuple[str, ModelSpec]]) -> None:

@@ -197,6 +197,7 @@ def setup(config: SweepConfig, check_only: bool = False, repair_only: bool = Fal
         return SetupReport(sweep_dir, len(existing), 0)
     space_data = resolve_space(config)
     space = build_space(config, space_data)
+    _check_crossed_n(config, space)
     resolved = {**config.to_dict(), "space": space_data[0]}
     if sweep_file.exists():
         stored = read_yaml(sweep_file)
@@ -228,6 +229,19 @@ def setup(config: SweepConfig, check_only: bool = False, repair_only: bool = Fal
             _write_run_file(run_dir / CONFIG_FILE, yaml.safe_dump(run.to_dict(), sort_keys=False))
     rebuilt = tuple(sorted(set(broken) & {rid for rid, _, _ in runs}))
     return SetupReport(sweep_dir, len(existing) - len(rebuilt), len(runs) - len(rebuilt), rebuilt)
+
+
+def _check_crossed_n(config: SweepConfig, space: "DesignSpace") -> None:
+    """A crossed space trains each setting at every combination: n must hold whole settings."""
+    k = space.cross_size
+    if config.n % k:
+        names = ", ".join(name for name, _ in space.cross)
+        raise ConfigError(
+            f"must be a multiple of {k}, got {config.n}: each sampled setting trains every "
+            f"combination of the crossed {names} ({k} runs)",
+            key="n",
+            source=config.source,
+        )
 
 
 def _make_dir(path: Path) -> None:
