@@ -28,7 +28,10 @@ def test_tiny_demo_writes_report_verdict_and_resumes(tmp_path):
     assert demo(tmp_path, TINY, workers=1, device="cpu", quiet=True, seed=3) == lines
 
 
-@pytest.mark.slow
+# Exhaustive tier (7 s of training): the default run checks the same names and seed streams
+# without training (test_slots_get_distinct_names_and_seed_streams) and the demo's wiring of
+# names into the report (test_tiny_demo_writes_report_verdict_and_resumes).
+@pytest.mark.exhaustive
 def test_a_space_against_itself_uses_two_folders_and_streams(tmp_path):
     demo(tmp_path, TINY, 2, "cpu", True, spaces=("cifar_resnet", "cifar_resnet"), seed=0)
     report = json.loads((tmp_path / "report.json").read_text())

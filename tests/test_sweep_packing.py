@@ -155,7 +155,9 @@ def _probe_seen_first(monkeypatch, sweep_dir: Path) -> None:
     monkeypatch.setattr(launch_local, "repack", repack)
 
 
-@pytest.mark.slow
+# Exhaustive tier (7 s: worker processes start torch three times): the Packer's decisions, the
+# run figures and when packing is measured are unit-tested in the default run above.
+@pytest.mark.exhaustive
 def test_measured_packing_end_to_end_on_cpu(tmp_path: Path, monkeypatch, capsys):
     """One fake GPU, 2 'cores': the launcher probes with one worker, then adds a worker; every
     run completes, and a packed run gives bitwise the errors of the same run trained alone."""
