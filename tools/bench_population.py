@@ -224,7 +224,7 @@ def way_bare(
 def bare_worker(index: int, procs: int, configs: list[str]) -> int:
     """Train configs index, index+procs, ... with forward/backward/step only; prints the count."""
     import torch
-    import torch.nn.functional as F
+    from bench_train import bare_steps  # tools/ is this script's path: one bare loop for both
 
     from pycls_like.data.cache import cached_data
     from pycls_like.engine.config import load_run_config
@@ -247,14 +247,8 @@ def bare_worker(index: int, procs: int, configs: list[str]) -> int:
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model).to(device, memory_format=torch.channels_last)
         optimizer = build_optimizer(model, cfg.optim)
-        model.train()
         for _ in range(cfg.optim.epochs):
-            for x, y in batches:
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-                    loss = F.cross_entropy(model(x).float(), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+            bare_steps(model, optimizer, batches, bf16=cuda)
         if cuda:
             torch.cuda.synchronize(device)
         done += 1

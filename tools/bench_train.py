@@ -43,6 +43,24 @@ SMALL = AnyNetSpec(
 )
 
 
+def bare_steps(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    bf16: bool,
+) -> None:
+    """The bare peer of the engine: forward, loss, backward, step over `batches`, nothing else."""
+    model.train()
+    device_type = next(model.parameters()).device.type
+    for x, y in batches:
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -88,13 +106,7 @@ def main() -> None:
     lrs = [lr_at(optim_cfg, 1 + i / steps, bs) for i in range(steps)]
 
     def bare() -> None:
-        model.train()
-        for x, y in fixed:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss = F.cross_entropy(model(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        bare_steps(model, optimizer, fixed, bf16=bf16)
 
     def engine(seed: int) -> None:
         bar = tqdm(total=steps, disable=True)  # as train() runs in logs (not a TTY)
