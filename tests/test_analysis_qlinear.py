@@ -216,3 +216,16 @@ def test_sorted_with_index_sorts_and_permutes():
     picked = np.take_along_axis(values, order, 1)
     assert np.all(np.diff(picked, axis=1) >= 0)
     np.testing.assert_allclose(got, picked, rtol=2.0**-36)
+
+
+def test_parallel_search_equals_serial_search(monkeypatch):
+    """Large batches are searched in forked processes; every result must be the one the batch
+    gets in one process (each sequence's search depends only on its own widths)."""
+    monkeypatch.setattr(qlinear_search, "PARALLEL_MIN", 8)
+    monkeypatch.setattr(qlinear_search, "available_cores", lambda: 3)
+    rng = np.random.default_rng(6)
+    seqs = [rng.integers(8, 513, rng.integers(3, 9)).astype(float) for _ in range(18)]
+    seqs += [np.sort(8.0 * rng.integers(1, 40, 6)) for _ in range(6)]
+    assert qlinear_search.workers(len(seqs)) == 3 and qlinear_search.workers(15) == 1
+    serial = qlinear_search._search(seqs, (1.1, 10.0))
+    assert qlinear_search.search(seqs, (1.1, 10.0)) == serial

@@ -5,7 +5,9 @@ The RegNet population follows the design space of Designing Network Design Space
 d < 64, w0 <= 256, 0 < wa <= 256, 1.5 <= wm <= 3); the arbitrary ones are generated as in
 tools/make_qlinear_golden.py (the golden reference test's sequences). Each population is fitted
 by one batched `fit_quantized_linear_many` call, as `analyze` and `sweep collect` fit a table's
-runs; the rate is that call's sequences per second.
+runs; the rate is that call's sequences per second. The global search of large batches runs in one
+process per available core (`qlinear_search.workers`, printed); the CPU rate counts this process's
+time only, so with workers it is not a rate per core.
 
 Usage: python tools/bench_fit.py [--n 10000] [--arbitrary 1000] [--seed 0] [--repeat 3]
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pycls_like.analysis.qlinear import fit_quantized_linear_many
+from pycls_like.analysis.qlinear_search import workers
 from pycls_like.regnet import regnet_block_widths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,13 +49,14 @@ def bench(label: str, seqs: list[list[int]], repeat: int = 1) -> float:
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - start_cpu)
     exact = np.mean([f.exact for f in fits])
+    searched = sum(not f.exact for f in fits)
     efit = np.array([f.e_fit for f in fits])
     wall, cpu = len(seqs) / np.array(walls), len(seqs) / np.array(cpus)
     print(
         f"{label}: {len(seqs)} sequences x {repeat}: wall {wall.max():,.0f} / "
         f"{np.median(wall):,.0f} sequences/s (best / median), CPU {cpu.max():,.0f} / "
         f"{np.median(cpu):,.0f}/s; exact {exact:.2%}; e_fit mean {efit.mean():.4f}, "
-        f"max {efit.max():.4f}"
+        f"max {efit.max():.4f}; search of {searched} in {workers(searched)} process(es)"
     )
     return float(wall.max())
 

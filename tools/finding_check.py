@@ -6,7 +6,12 @@ thread per run, `--workers` runs at a time, then retrains `--n-seed` of them (al
 else spread evenly over the flop order) with a second training seed. Prints Spearman(flops, error), the Pearson correlation of the two seeds'
 errors, the median error (chance: 90%) and the runs near chance.
 
-    python tools/finding_check.py [--n 20] [--n-seed N] [--flops 5M:70M] [--workers 2] [--json F] [--reuse F]
+A recipe's data and epochs can be overridden (`--n-train`, `--epochs`) to compare splits of the
+same steps; the seed agreement is also given as Spearman, with a bootstrap interval (architectures
+resampled) and without the smallest model, since one far-off model can carry a Pearson r.
+
+    python tools/finding_check.py [--n 20] [--n-seed N] [--flops 5M:70M] [--workers 2]
+        [--n-train N --epochs E] [--json F] [--reuse F]
 """
 
 import argparse
@@ -14,6 +19,7 @@ import json
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 from scipy import stats
@@ -58,6 +64,8 @@ def train_one(job: tuple[int, int, dict]) -> dict:
     return {
         "index": index,
         "seed": seed,
+        "n_train": config["data"]["n_train"],
+        "epochs": config["optim"]["epochs"],
         "flops": result["flops"],
         "top1_err": result["top1_err"],
         "near_chance": result["near_chance"],
@@ -73,12 +81,19 @@ def main() -> None:
     parser.add_argument("--flops", default="5M:70M")
     parser.add_argument("--workers", type=int, default=available_cores())
     parser.add_argument("--quick", action="store_true", help="the --quick demo's budget")
+    parser.add_argument("--n-train", type=int, help="training images (the demo's)")
+    parser.add_argument("--epochs", type=int, help="epochs (the demo's)")
     parser.add_argument("--json", help="also write every run's figures to this file")
     parser.add_argument(
         "--reuse", help="a --json file of an earlier check: its runs are not retrained"
     )
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
+    settings = replace(
+        settings,
+        n_train=args.n_train or settings.n_train,
+        epochs=args.epochs or settings.epochs,
+    )
     space = load_space(args.space, bands={"flops": args.flops})
     # Equal counts per log-flop bin; the lowest bin is a sliver of the space: a large budget.
     samples = space.sample(args.n, SAMPLE_SEED, stratify=5, max_candidates=50_000_000)
@@ -99,11 +114,15 @@ def main() -> None:
         if i in chosen
     ]
     # Training is deterministic per seed on one machine (one thread, recorded precision): runs
-    # already in a --reuse file (same model, seed and flops) are read, not retrained.
+    # already in a --reuse file (same model, seed, flops and recipe) are read, not retrained.
     known = {}
     if args.reuse:
         with open(args.reuse) as f:
-            known = {(r["index"], r["seed"], r["flops"]): r for r in json.load(f)}
+            known = {
+                (r["index"], r["seed"], r["flops"]): r
+                for r in json.load(f)
+                if (r.get("n_train"), r.get("epochs")) == (settings.n_train, settings.epochs)
+            }
     todo = [j for j in jobs if (j[0], j[1], samples[j[0]].complexity.flops) not in known]
     print(
         f"{args.space}: {args.n} models ({len(distinct)} distinct) at {args.flops} flops "
@@ -146,6 +165,22 @@ def main() -> None:
     print(
         f"two training seeds over {len(a)} distinct architectures: Pearson r = {r_seed:.3f}, "
         f"mean |difference| {np.mean(np.abs(a - b)):.2f} points, max {np.max(np.abs(a - b)):.2f}"
+    )
+    boot = stats.bootstrap(
+        (a, b),
+        lambda x, y: stats.pearsonr(x, y)[0],
+        paired=True,
+        vectorized=False,
+        n_resamples=2000,
+        rng=np.random.default_rng(0),
+    ).confidence_interval
+    smallest = np.argmin(
+        [r["flops"] for r in first if r["index"] in second and r["index"] in distinct]
+    )
+    print(
+        f"  Pearson 95% bootstrap interval {boot.low:.2f}-{boot.high:.2f}; Spearman "
+        f"{stats.spearmanr(a, b)[0]:.3f}; Pearson without the smallest model "
+        f"{stats.pearsonr(np.delete(a, smallest), np.delete(b, smallest))[0]:.3f}"
     )
     upper = np.array(
         [r["flops"] for r in first if r["index"] in second and r["index"] in distinct]

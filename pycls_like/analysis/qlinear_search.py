@@ -25,8 +25,12 @@ up to the largest width, wm in `wm_range` (L = log wm), a = wa/w0 >= 0. Cost: th
 """
 
 import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+
+from pycls_like.cores import available_cores
 
 Q = 8
 N_GRID = 200  # log-grid points of wm (the issue asks for >= 200); step 1.1% of wm
@@ -37,12 +41,39 @@ REFINE_ROUNDS = 3  # final step: grid step / 512 (the reference grid's: L range 
 WAVES = (8, 32, 128, 512)  # candidates swept per sequence before the bound is re-applied
 MAX_STEP = 3  # level steps up to this are windowed in the bound; larger ones are left free
 PROBES = 8  # box centres per sequence swept at each level of the descent (upper bounds)
-_CHUNK = 3_000_000  # elements per vectorized block: bounds the memory of float64 temporaries
+_CHUNK = 300_000  # elements per vectorized block: float64 temporaries stay in cache (2 MB)
 _PAD = 1e9  # log-width of the padding past a sequence's end: above any real width
+PARALLEL_MIN = 128  # sequences per process: ~0.3 s of search, a forked worker costs ~10 ms
+
+
+def workers(n: int) -> int:
+    """Processes `search` uses for n sequences: one per available core, each with at least
+    PARALLEL_MIN sequences; one where fork is missing or in a child process (a caller that runs
+    processes already has the cores busy)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.parent_process():
+        return 1
+    return max(1, min(available_cores(), n // PARALLEL_MIN))
 
 
 def search(seqs: list[np.ndarray], wm_range: tuple[float, float]) -> list[tuple[int, float, float]]:
-    """(w0, wa, wm) minimizing e_fit for each sequence, over the whole domain."""
+    """(w0, wa, wm) minimizing e_fit for each sequence, over the whole domain. Large batches are
+    split over `workers` forked processes: each sequence's search depends only on its own
+    widths, so the result is the same as in one process."""
+    count = workers(len(seqs))
+    if count == 1:
+        return _search(seqs, wm_range)
+    parts = [seqs[i::count] for i in range(count)]  # interleaved: kinds and lengths mix evenly
+    context = multiprocessing.get_context("fork")  # starts fast: numpy is imported already
+    with ProcessPoolExecutor(count - 1, mp_context=context) as pool:
+        futures = [pool.submit(_search, part, wm_range) for part in parts[1:]]
+        results = [_search(parts[0], wm_range)] + [f.result() for f in futures]
+    return [results[i % count][i // count] for i in range(len(seqs))]
+
+
+def _search(
+    seqs: list[np.ndarray], wm_range: tuple[float, float]
+) -> list[tuple[int, float, float]]:
+    """`search` in this process."""
     if not seqs:
         return []
     n, d_max = len(seqs), max(len(ws) for ws in seqs)
@@ -85,16 +116,18 @@ def _refine(evaluate: "_Evaluator", best: "_Best", grid, k_max, top: int) -> Non
     logw, mask, maxw = evaluate.data
     for _ in range(REFINE_ROUNDS):
         seq, w0, L = best.top(top)
-        seq, L = np.repeat(seq, 3), np.repeat(L, 3)
-        w0 = np.repeat(w0, 3) + np.tile([-Q, 0, Q], w0.size)
+        shift = np.tile([-Q, 0, Q], w0.size)
+        seq, L, w0 = np.repeat(seq, 3), np.repeat(L, 3), np.repeat(w0, 3) + shift
         ok = (w0 >= Q) & (w0 <= Q * k_max[seq])
-        seq, w0, L = seq[ok], w0[ok], L[ok]
+        seq, w0, L, shift = seq[ok], w0[ok], L[ok], shift[ok]
         lo, hi = np.maximum(L - step, grid[0]), np.minimum(L + step, grid[-1])
         ok = lower_bound(logw, mask, maxw, seq, w0, lo, hi) < best.cost[seq] - 1e-9
         offs = np.arange(-REFINE_SUB, REFINE_SUB + 1) * (step / REFINE_SUB)
         seq_r, w0_r = np.repeat(seq[ok], offs.size), np.repeat(w0[ok], offs.size)
         l_r = np.clip(np.repeat(L[ok], offs.size) + np.tile(offs, int(ok.sum())), grid[0], grid[-1])
-        evaluate(seq_r, w0_r, l_r)
+        # The start itself (offset 0 at its own w0) was swept already.
+        new = ~(np.repeat(shift[ok] == 0, offs.size) & np.tile(offs == 0, int(ok.sum())))
+        evaluate(seq_r[new], w0_r[new], l_r[new])
         step /= REFINE_SUB
 
 
@@ -105,6 +138,13 @@ class _Evaluator:
         self.best, self.data = best, (logw, mask, maxw)
 
     def __call__(self, seq, w0, L) -> None:
+        # Overlapping refinement neighbourhoods propose the same point more than once (up to
+        # rounding in L): sweep it once.
+        order = np.lexsort((L, w0, seq))
+        seq, w0, L = seq[order], w0[order], L[order]
+        new = np.ones(seq.size, dtype=bool)
+        new[1:] = (seq[1:] != seq[:-1]) | (w0[1:] != w0[:-1]) | (np.diff(L) > 1e-12)
+        seq, w0, L = seq[new], w0[new], L[new]
         bound = lower_bound(*self.data, seq, w0, L, L)
         keep = bound < self.best.cost[seq] - 1e-9
         seq, w0, L, bound = seq[keep], w0[keep], L[keep], bound[keep]
@@ -165,6 +205,7 @@ def _aligned(seq, w0, logw, mask, grid) -> tuple[np.ndarray, ...]:
     """Candidates (seq, w0, L) with L = log(t/w0)/s or a hair inside log((t -+ Q/2)/w0)/s, for t
     the observed widths rounded to Q (ALIGN_WIDTHS quantiles) and s = 1..ALIGN_S."""
     t = np.maximum(np.rint(_quantiles(logw, mask, ALIGN_WIDTHS)[seq] / Q), 1) * Q  # (m, T)
+    t[:, 1:][t[:, 1:] == t[:, :-1]] = np.nan  # quantiles sort ascending: repeats are adjacent
     edge = np.array([-Q / 2 + 1e-6, 0.0, Q / 2 - 1e-6])
     s_ = np.arange(1, ALIGN_S + 1)
     ratio = (t[:, :, None] + edge) / w0[:, None, None]  # (m, T, 3)
@@ -388,16 +429,15 @@ def _sweep_block(logw, w0, L, a1, S) -> tuple[np.ndarray, np.ndarray]:
     delta = np.diff(cost[:, 1:, :], axis=-1).reshape(b, -1)  # (b, (D-1)*S)
     j = np.arange(1, dlen)[:, None]
     events = np.expm1((np.arange(S) + 0.5) * L[:, None])[:, None, :] / j  # (b, D-1, S)
-    events, order = _sorted_with_index(events.reshape(b, -1))
+    events = events.reshape(b, -1)
+    # States past a1 never win (see `sweep_a`), and past a_cap some events are missing: every
+    # event past a1 gets an infinite step, so every cumulative cost from the first on is infinite.
+    delta[events > a1[:, None]] = np.inf
+    events, order = _sorted_with_index(events)
     n_ev = events.shape[1]
     order += np.arange(b)[:, None] * n_ev  # flat indices: cheaper than take_along_axis
     steps = delta.ravel()[order]
-    # States past a1 never win (see `sweep_a`), and past a_cap some events are missing: the
-    # first event past a1 gets an infinite step, so every later cumulative cost is infinite.
     rows = np.arange(b)
-    past = np.count_nonzero(events <= a1[:, None], axis=1)
-    cut = past < n_ev
-    steps[rows[cut], past[cut]] = np.inf
     total = np.cumsum(steps, -1)  # cost after each event, relative to base
     k = np.argmin(total, -1)
     gain = total[rows, k]

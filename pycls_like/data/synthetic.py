@@ -26,13 +26,16 @@ colour statistics alone (per-channel mean and std, quadratic logistic regression
 error; a 5-layer CNN trained 4 epochs without flips reaches 2.4%, and 2.5% on the mirrored
 test images, no wrong label gaining more than 1.5 points under mirroring (a class pair that
 mirrors into each other, like 45/135-degree gratings, would show ~50).
-At the demo's budget (10k images, 4 epochs, SGD), tools/finding_check.py measured over 20
-cifar_resnet models at 6.7-70 MF: Spearman(flops, error) = -0.77, median error 2.8% (1.7-8.1%),
-no run near chance; a second training seed moved a model's error by 0.49 points on average
-(max 1.5; Pearson 0.895 between the seeds over its 19 distinct architectures, 0.870 with a 10k
-test set: the seed noise comes from training, not from the test sample). A harder version (contrast from 0.05,
-noise to 0.15) spread errors over 9-35% but moved them by 1.8 points (Pearson 0.83): errors
-and seed noise shrink together.
+At the demo's budget (one pass over 40k images, SGD), tools/finding_check.py measured over 20
+cifar_resnet models at 6.7-70 MF: Spearman(flops, error) = -0.78, median error 3.2% (1.4-15.2%),
+no run near chance; a second training seed moved a model's error by 0.79 points on average (max
+3.6). Over its 19 distinct architectures the two seeds' errors correlate at Pearson 0.965 (BCa
+95% interval 0.81-0.99; Spearman 0.79; 0.86 without the smallest model), but only at 0.53 over
+the 10 largest, whose errors (1.4-4.5%) differ by about the seed noise. Four passes over 10k
+images (the same steps) gave 1.7-8.1%, seeds 0.49 points apart, Pearson 0.895 (0.66-0.98;
+Spearman 0.69; 0.76 without the smallest; 0.83 over the 10 largest): the single pass spreads
+the small models apart more than it adds seed noise. A harder version (contrast from 0.05, noise
+to 0.15; 10k x 4) spread errors over 9-35% but moved them by 1.8 points (Pearson 0.83).
 """
 
 import math
