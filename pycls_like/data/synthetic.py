@@ -21,11 +21,12 @@ Gaussian pixel noise of a per-image std in 0.03-0.1. Contrast and noise vary fro
 image, so difficulty is graded: faint, noisy objects are where larger models gain.
 Everything is drawn in coordinates relative to the image, so any resolution poses the same task.
 
-Measured by tools/synthetic_claims.py (32 px, 10k train / 2k test images; chance 90% error):
-colour statistics alone (per-channel mean and std, quadratic logistic regression) reach 86.3%
-error; a 5-layer CNN trained 4 epochs without flips reaches 2.4%, and 2.5% on the mirrored
-test images, no wrong label gaining more than 1.5 points under mirroring (a class pair that
-mirrors into each other, like 45/135-degree gratings, would show ~50).
+Measured by tools/synthetic_claims.py (32 px, 10k train / 2k test images; chance 90% error;
+three runs, 2 threads twice and 1 once): colour statistics alone (per-channel mean and std,
+quadratic logistic regression) reach 86.2-86.3% error; a 5-layer CNN trained 4 epochs without
+flips reaches 2.4-2.5%, and 2.5-2.6% on the mirrored test images, no wrong label gaining more
+than 2 points under mirroring (a class pair that mirrors into each other, like 45/135-degree
+gratings, would show ~50).
 At the demo's budget (one pass over 40k images, SGD), tools/finding_check.py measured over 20
 cifar_resnet models at 6.7-70 MF: Spearman(flops, error) = -0.78, median error 3.2% (1.4-15.2%),
 no run near chance; a second training seed moved a model's error by 0.79 points on average (max
