@@ -174,17 +174,16 @@ def main() -> None:
         n_resamples=2000,
         rng=np.random.default_rng(0),
     ).confidence_interval
-    smallest = np.argmin(
+    paired_flops = np.array(
         [r["flops"] for r in first if r["index"] in second and r["index"] in distinct]
     )
+    smallest = np.argmin(paired_flops)
     print(
         f"  Pearson 95% bootstrap interval {boot.low:.2f}-{boot.high:.2f}; Spearman "
         f"{stats.spearmanr(a, b)[0]:.3f}; Pearson without the smallest model "
         f"{stats.pearsonr(np.delete(a, smallest), np.delete(b, smallest))[0]:.3f}"
     )
-    upper = np.array(
-        [r["flops"] for r in first if r["index"] in second and r["index"] in distinct]
-    ) >= np.median(flops)
+    upper = paired_flops >= np.median(flops)
     if upper.sum() >= 3:
         r_upper, _ = stats.pearsonr(a[upper], b[upper])
         print(
