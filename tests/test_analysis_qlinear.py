@@ -125,8 +125,8 @@ def test_random_regnets_recovered_exactly(d, w0, wa, wm):
 
 def test_never_worse_than_the_exhaustive_reference():
     """tests/golden_qlinear.json (tools/make_qlinear_golden.py): every w0, a 1024-point wm grid,
-    every interval of wa, on sorted, unsorted and noisy RegNet widths. The fit covers the same
-    domain (w0 a multiple of 8 up to the largest width, wm in [1.1, 10], wa >= 0)."""
+    every interval of wa, on 300 random sorted, unsorted and noisy RegNet widths. The fit covers
+    the same domain (w0 a multiple of 8 up to the largest width, wm in [1.1, 10], wa >= 0)."""
     golden = json.loads((Path(__file__).parent / "golden_qlinear.json").read_text())
     cases = golden["cases"]
     assert len(cases) >= 40 and {c["kind"] for c in cases} == {"sorted", "unsorted", "noisy_regnet"}
@@ -207,7 +207,72 @@ def test_reachable_min_is_the_capped_window_minimum():
                 np.testing.assert_array_equal(got[:, r], want)
 
 
-def test_sorted_with_index_sorts_and_permutes():
+def test_sweep_finds_the_best_wa_among_all_intervals():
+    """`sweep_a` only sorts the exponent steps up to a1 (where every block has reached the first
+    level at or above its own width); its cost must still be the best over every interval of wa,
+    each evaluated with the RegNet width rule itself at the interval's midpoint."""
+    rng = np.random.default_rng(7)
+    seqs = [rng.integers(8, 513, rng.integers(2, 12)).astype(float) for _ in range(10)]
+    seqs += [np.sort(8.0 * rng.integers(1, 65, rng.integers(2, 12))) for _ in range(10)]
+    n, d = len(seqs), max(len(ws) for ws in seqs)
+    logw, mask = np.zeros((n, d)), np.zeros((n, d), dtype=bool)
+    for i, ws in enumerate(seqs):
+        logw[i, : len(ws)], mask[i, : len(ws)] = np.log(ws), True
+    maxw = np.array([ws.max() for ws in seqs])
+    seq = np.repeat(np.arange(n), 12)
+    w0 = 8 * (1 + (rng.random(seq.size) * np.floor(maxw[seq] / 8)).astype(int))
+    L = rng.uniform(np.log(1.1), np.log(10), seq.size)
+    a, cost = qlinear_search.sweep_a(logw, mask, maxw, seq, w0, L)
+    for i in range(seq.size):
+        ws, dl = seqs[seq[i]], len(seqs[seq[i]])
+        # Every step of every block up to where block 1 passes twice the largest width.
+        s = np.arange(int(np.log(2 * maxw[seq[i]] / w0[i]) / L[i] * 2) + 8)
+        ev = np.unique((np.expm1((s + 0.5) * L[i])[None, :] / np.arange(1, dl)[:, None]).ravel())
+        mids = np.r_[ev[0] / 2, (ev[:-1] + ev[1:]) / 2, 2 * ev[-1]] if ev.size else np.zeros(1)
+        best = min(
+            np.abs(np.log(ws / regnet_block_widths(dl, int(w0[i]), m * w0[i], np.exp(L[i])))).sum()
+            for m in mids
+        )
+        assert cost[i] == pytest.approx(best, abs=1e-9)
+        got = regnet_block_widths(dl, int(w0[i]), a[i] * w0[i], np.exp(L[i]))
+        assert np.abs(np.log(ws / got)).sum() == pytest.approx(cost[i], abs=1e-9)
+
+
+def test_lexorder_is_lexsort():
+    """The packed-key sort the search uses instead of np.lexsort: the same order, ties (kept in
+    the order of the later keys, then by position), inf and -0.0 included."""
+    rng = np.random.default_rng(8)
+    for n in (0, 1, 7, 5000):
+        seq = rng.integers(0, 40, n)
+        w0 = 8 * rng.integers(1, 9, n)
+        cost = np.round(rng.random(n), 2)  # many ties
+        cost[: n // 4] = np.inf
+        cost[n // 4 : n // 3] = -0.0
+        L = rng.uniform(0.09, 2.3, n)
+        L[: n // 3] = 0.5
+        for keys in ((cost, seq), (L, w0, seq), (L, w0, cost, seq), (cost,)):
+            np.testing.assert_array_equal(qlinear_search._lexorder(*keys), np.lexsort(keys))
+
+
+@pytest.mark.parametrize("rows", [5, 300])
+def test_prefix_helpers_match_numpy(rows):
+    """Both paths (few rows: numpy's accumulate and cumsum; many: one vector operation per
+    column) give numpy's results exactly."""
+    rng = np.random.default_rng(9)
+    f = rng.normal(size=(13, rows))
+    np.testing.assert_array_equal(qlinear_search._prefix_min(f), np.minimum.accumulate(f, 0))
+    values = rng.normal(size=rows * 20)
+    values[::17] = np.inf
+    order = np.stack([rng.permutation(20) + 20 * r for r in range(rows)])
+    total = np.cumsum(values[order], 1)
+    k, low = qlinear_search._cheapest_prefix(values, order)
+    np.testing.assert_array_equal(k, np.argmin(total, 1))
+    np.testing.assert_array_equal(low, total.min(1))
+
+
+def test_sorted_with_index_sorts_permutes_and_ignores_padding():
+    """Values sorted with their columns; padding columns after the real ones (at inf or beyond
+    the rest) change neither the order nor the values of the real ones."""
     rng = np.random.default_rng(3)
     values = np.exp(rng.normal(scale=5, size=(50, 333)))
     values[:, :3] = values[:, 3:6]  # ties
@@ -216,6 +281,10 @@ def test_sorted_with_index_sorts_and_permutes():
     picked = np.take_along_axis(values, order, 1)
     assert np.all(np.diff(picked, axis=1) >= 0)
     np.testing.assert_allclose(got, picked, rtol=2.0**-36)
+    padded = np.concatenate([values, np.full((50, 40), np.inf), np.full((50, 9), 1e300)], 1)
+    got_p, order_p = qlinear_search._sorted_with_index(padded)
+    np.testing.assert_array_equal(got_p[:, :333], got)
+    np.testing.assert_array_equal(order_p[:, :333], order)
 
 
 def test_parallel_search_equals_serial_search(monkeypatch):

@@ -6,21 +6,27 @@ up to the largest width, wm in `wm_range` (L = log wm), a = wa/w0 >= 0. Cost: th
 
 - For fixed (w0, L) the best a is found exactly (`sweep_a`): the cost is piecewise constant in a,
   changing only where a block's exponent round(log(1 + a*j)/L) steps, so sorting those events and
-  accumulating the cost changes gives it on every interval.
+  accumulating the cost changes gives it on every interval. Only a up to where every block has
+  reached the first level at or above its own width can win; events past it are never sorted.
 - (w0, L) by branch and bound (`_descend`): boxes of w0 values x L intervals of a log grid of
   N_GRID values of wm are halved on both sides while their admissible bound can beat the best
-  cost; the centres of the most promising boxes are swept for upper bounds on the way. Bounds:
+  cost; the centres of the most promising boxes are swept for upper bounds on the way. A box of
+  one w0 and at most LEAF_CELLS grid cells ends the descent (its cells' grid points are bounded
+  one by one next, which prunes as well as bounding smaller boxes, and cheaper). Bounds:
+  `isotonic_bound`, per w0 for any L (the best non-decreasing fit that starts at w0), which
+  rules out most w0 of unsorted widths at the first levels and is applied first; and
   `lower_bound`, the best non-decreasing choice of levels, each anywhere in its range over the
   box, with each step between neighbouring blocks capped by the linear growth of u_j (block j
   can be at most floor(log(j/(j-1))/L) + 1 levels above block j-1) and only the levels between
-  the widths counted; and `isotonic_bound`, per w0 for any L (the best non-decreasing fit that
-  starts at w0), which rules out most w0 of unsorted widths at the first levels.
-- In every surviving grid cell, its grid point, then (if the cell can still win) each
-  "aligned" L (a level on, or at a rounding edge of, an observed width: optima are often
-  narrower than the grid step and sit there; `_aligned`) is swept if its point bound can win. Then the REFINE_TOP best distinct
-  points are refined on finer grids between their neighbours (and w0 +- 8; a neighbourhood
-  whose bound cannot win is skipped), REFINE_ROUNDS times. The grid is exhaustive up to the
-  bounds; the refinement is a heuristic.
+  the widths counted.
+- In every surviving grid cell, its grid point, then (if the cell can still win) each "aligned"
+  L (a level on, or at a rounding edge of, an observed width: optima are often narrower than the
+  grid step and sit there; `_aligned`) is swept if its point bound can win.
+- Refinement (`_refine`): the points of a FINE-point log grid of wm (the reference search's)
+  within SPAN grid steps of the FINE_TOP best points, then REFINE_ROUNDS rounds of finer grids
+  around the REFINE_TOP best distinct points (the first round also at w0 +- 8); a neighbourhood
+  whose bound cannot win is skipped. The grid is exhaustive up to the bounds; the refinement is
+  a heuristic, but around its starts never worse than the FINE grid.
 - Candidates are swept in waves (most promising first) so the best cost tightens early.
 """
 
@@ -34,14 +40,19 @@ from pycls_like.cores import available_cores
 
 Q = 8
 N_GRID = 200  # log-grid points of wm (the issue asks for >= 200); step 1.1% of wm
-REFINE_TOP = 8  # distinct (w0, L) starts refined per sequence (4 missed one of 240 by 0.011)
+LEAF_CELLS = 4  # the descent stops at one w0 and this many grid cells (bounding fewer cost more)
 ALIGN_WIDTHS, ALIGN_S = 8, 4  # aligned L per w0: 8 width quantiles x 3 (centre, edges) x s <= 4
+FINE, FINE_TOP, SPAN = 1024, 16, 1.5  # fine-grid points within 1.5 grid steps of the 16 best
+REFINE_TOP = 8  # distinct (w0, L) starts refined per sequence per round
 REFINE_SUB = 8  # each refinement round divides the step by this
-REFINE_ROUNDS = 3  # final step: grid step / 512 (the reference grid's: L range / 1023)
+REFINE_ROUNDS = 2  # final step: grid step / 64 (the fine grid's is about / 5)
 WAVES = (8, 32, 128, 512)  # candidates swept per sequence before the bound is re-applied
 MAX_STEP = 3  # level steps up to this are windowed in the bound; larger ones are left free
+MERGE_ROWS = 64
 PROBES = 8  # box centres per sequence swept at each level of the descent (upper bounds)
+SUM_ROWS = 256  # `_cheapest_prefix` adds column by column from this many rows on
 _CHUNK = 300_000  # elements per vectorized block: float64 temporaries stay in cache (2 MB)
+_RANK_BITS = 24  # `_lexorder` packs ranks of arrays up to 2**24 rows into 64-bit keys
 _PAD = 1e9  # log-width of the padding past a sequence's end: above any real width
 PARALLEL_MIN = 128  # sequences per process: ~0.3 s of search, a forked worker costs ~10 ms
 
@@ -94,11 +105,15 @@ def _search(
     keep = bound < best.cost[seq] - 1e-9
     seq, w0s, cells = seq[keep], w0s[keep], cells[keep]
     if seq.size:
-        pair = seq * (k_max.max() + 1) + w0s // Q
-        _, first = np.unique(pair, return_index=True)
-        a_seq, a_w0, a_l = _aligned(seq[first], w0s[first], logw, mask, grid)
+        ks = k_max.max() + 1
+        pair = seq * ks + w0s // Q
+        pairs = np.sort(pair)  # sorting beats np.unique and np.isin here
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+        a_seq, a_w0, a_l = _aligned(pairs // ks, Q * (pairs % ks), logw, mask, grid)
         a_cell = np.minimum(np.searchsorted(grid, a_l, side="right") - 1, g - 1)
-        ok = np.isin((a_seq * (k_max.max() + 1) + a_w0 // Q) * g + a_cell, pair * g + cells)
+        alive = np.sort(pair * g + cells)  # the surviving cells, as sorted keys
+        key = (a_seq * ks + a_w0 // Q) * g + a_cell
+        ok = alive[np.minimum(np.searchsorted(alive, key), alive.size - 1)] == key
         evaluate(a_seq[ok], a_w0[ok], a_l[ok])
     _refine(evaluate, best, grid, k_max, REFINE_TOP)
     return [
@@ -109,26 +124,46 @@ def _search(
 
 
 def _refine(evaluate: "_Evaluator", best: "_Best", grid, k_max, top: int) -> None:
-    """Refine the `top` best points evaluated so far: finer L grids between their grid
-    neighbours, with w0 - Q, w0 and w0 + Q, REFINE_ROUNDS times; a neighbourhood whose bound
-    cannot beat the best is skipped whole."""
+    """Refine around the best points evaluated so far: first the FINE-grid points within SPAN
+    grid steps of the FINE_TOP best (the exhaustive reference search's grid: never worse than it
+    there), then REFINE_ROUNDS times a finer grid around the `top` best (the first round SPAN
+    steps wide and also at w0 - Q and w0 + Q, each later one the previous step wide); a
+    neighbourhood whose bound cannot beat the best is skipped whole."""
     step = grid[1] - grid[0] if grid.size > 1 else 0.0
     logw, mask, maxw = evaluate.data
-    for _ in range(REFINE_ROUNDS):
-        seq, w0, L = best.top(top)
-        shift = np.tile([-Q, 0, Q], w0.size)
-        seq, L, w0 = np.repeat(seq, 3), np.repeat(L, 3), np.repeat(w0, 3) + shift
-        ok = (w0 >= Q) & (w0 <= Q * k_max[seq])
-        seq, w0, L, shift = seq[ok], w0[ok], L[ok], shift[ok]
-        lo, hi = np.maximum(L - step, grid[0]), np.minimum(L + step, grid[-1])
+
+    def neighbourhoods(starts, shift: int, span: float) -> tuple[np.ndarray, ...]:
+        seq, w0, L, own = _neighbours(*starts, k_max, shift)
+        lo, hi = np.maximum(L - span * step, grid[0]), np.minimum(L + span * step, grid[-1])
         ok = lower_bound(logw, mask, maxw, seq, w0, lo, hi) < best.cost[seq] - 1e-9
-        offs = np.arange(-REFINE_SUB, REFINE_SUB + 1) * (step / REFINE_SUB)
-        seq_r, w0_r = np.repeat(seq[ok], offs.size), np.repeat(w0[ok], offs.size)
-        l_r = np.clip(np.repeat(L[ok], offs.size) + np.tile(offs, int(ok.sum())), grid[0], grid[-1])
+        return seq[ok], w0[ok], L[ok], own[ok], lo[ok], hi[ok]
+
+    seq, w0, _, _, lo, hi = neighbourhoods(best.top(max(FINE_TOP, top)), 0, SPAN)
+    fine = np.linspace(grid[0], grid[-1], FINE)
+    first, last = np.searchsorted(fine, lo), np.searchsorted(fine, hi, side="right")
+    count = last - first
+    evaluate(np.repeat(seq, count), np.repeat(w0, count), fine[_ranges(first, count)])
+    span = SPAN
+    for round_ in range(REFINE_ROUNDS):
+        seq, w0, L, own, _, _ = neighbourhoods(best.top(top), Q if round_ == 0 else 0, span)
+        half = int(round(REFINE_SUB * span))
+        offs = np.arange(-half, half + 1) * (step / REFINE_SUB)
+        seq_r, w0_r = np.repeat(seq, offs.size), np.repeat(w0, offs.size)
+        l_r = np.clip(np.repeat(L, offs.size) + np.tile(offs, seq.size), grid[0], grid[-1])
         # The start itself (offset 0 at its own w0) was swept already.
-        new = ~(np.repeat(shift[ok] == 0, offs.size) & np.tile(offs == 0, int(ok.sum())))
+        new = ~(np.repeat(own, offs.size) & np.tile(offs == 0, seq.size))
         evaluate(seq_r[new], w0_r[new], l_r[new])
-        step /= REFINE_SUB
+        step, span = step / REFINE_SUB, 1.0
+
+
+def _neighbours(seq, w0, L, k_max, shift: int) -> tuple[np.ndarray, ...]:
+    """(seq, w0 + {-shift, 0, shift}, L, is w0 itself) inside the domain (w0 alone for 0)."""
+    shifts = np.array([-shift, 0, shift]) if shift else np.array([0])
+    seq, L = np.repeat(seq, shifts.size), np.repeat(L, shifts.size)
+    moved = np.tile(shifts, w0.size)
+    w0 = np.repeat(w0, shifts.size) + moved
+    ok = (w0 >= Q) & (w0 <= Q * k_max[seq])
+    return seq[ok], w0[ok], L[ok], moved[ok] == 0
 
 
 class _Evaluator:
@@ -140,16 +175,16 @@ class _Evaluator:
     def __call__(self, seq, w0, L) -> None:
         # Overlapping refinement neighbourhoods propose the same point more than once (up to
         # rounding in L): sweep it once.
-        order = np.lexsort((L, w0, seq))
+        order = _lexorder(L, w0, seq)
         seq, w0, L = seq[order], w0[order], L[order]
         new = np.ones(seq.size, dtype=bool)
-        new[1:] = (seq[1:] != seq[:-1]) | (w0[1:] != w0[:-1]) | (np.diff(L) > 1e-12)
+        new[1:] = (seq[1:] != seq[:-1]) | (w0[1:] != w0[:-1]) | (np.abs(np.diff(L)) > 1e-12)
         seq, w0, L = seq[new], w0[new], L[new]
         bound = lower_bound(*self.data, seq, w0, L, L)
         keep = bound < self.best.cost[seq] - 1e-9
         seq, w0, L, bound = seq[keep], w0[keep], L[keep], bound[keep]
         # Most promising first, in waves: each wave's results tighten the next wave's pruning.
-        order = np.lexsort((bound, seq))
+        order = _lexorder(bound, seq)
         seq, w0, L, bound = seq[order], w0[order], L[order], bound[order]
         rank = _rank_within(seq)
         lo = 0
@@ -161,6 +196,34 @@ class _Evaluator:
                     seq[wave], w0[wave], L[wave], *sweep_a(*self.data, seq[wave], w0[wave], L[wave])
                 )
             lo = hi
+
+
+def _lexorder(*keys: np.ndarray) -> np.ndarray:
+    """`np.lexsort(keys)` (the last key primary) for integer keys and float keys >= 0, about 8x
+    faster: each key is sorted as 64-bit values carrying the rank so far in their low bits (or
+    as key * n + rank), so every pass is a plain sort of distinct values. Float keys closer
+    than 2**-28 relative keep the order of the keys after them; large arrays use lexsort."""
+    n = keys[0].size
+    if n >= 1 << _RANK_BITS:
+        return np.lexsort(keys)
+    low = np.uint64((1 << _RANK_BITS) - 1)
+    order, rank = np.arange(n), np.arange(n)
+    for key in keys:
+        if key.dtype.kind == "f":
+            packed = ((key + 0.0).view(np.uint64) & ~low) | rank.astype(np.uint64)  # + 0.0: no -0.0
+            packed.sort()
+            order = order[(packed & low).astype(np.intp)]
+        else:
+            packed = key.astype(np.int64) * n + rank
+            packed.sort()
+            order = order[packed % n]
+        rank[order] = np.arange(n)
+    return order
+
+
+def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """first[i], first[i] + 1, ..., first[i] + count[i] - 1 for every i, concatenated."""
+    return np.repeat(first - np.cumsum(np.r_[0, count[:-1]]), count) + np.arange(count.sum())
 
 
 def _rank_within(seq: np.ndarray) -> np.ndarray:
@@ -181,7 +244,7 @@ class _Best:
 
     def update(self, seq, w0, L, a, cost) -> None:
         self.seen.append((seq, w0, L, cost))
-        order = np.lexsort((cost, seq))
+        order = _lexorder(cost, seq)
         seq_o = seq[order]
         first = order[np.r_[True, seq_o[1:] != seq_o[:-1]]]
         better = cost[first] < self.cost[seq[first]] - 1e-12
@@ -191,7 +254,7 @@ class _Best:
     def top(self, k: int) -> tuple[np.ndarray, ...]:
         """The k cheapest distinct (w0, L) per sequence among everything evaluated."""
         seq, w0, L, cost = (np.concatenate(v) for v in zip(*self.seen, strict=True))
-        order = np.lexsort((L, w0, cost, seq))
+        order = _lexorder(L, w0, cost, seq)
         seq, w0, L, cost = seq[order], w0[order], L[order], cost[order]
         dup = np.r_[False, (seq[1:] == seq[:-1]) & (w0[1:] == w0[:-1]) & (L[1:] == L[:-1])]
         seq, w0, L, cost = seq[~dup], w0[~dup], L[~dup], cost[~dup]
@@ -231,26 +294,31 @@ def _descend(
     best: _Best, data: tuple, k_max: np.ndarray, grid: np.ndarray
 ) -> tuple[np.ndarray, ...]:
     """Branch and bound over boxes of (w0, L cells): (seq, w0, cell, bound) of every grid cell
-    whose bound can still beat its sequence's best. A box is w0 in Q*[k_lo, k_hi] and L in
-    [grid[i_lo], grid[i_hi + 1]]; each level halves both sides and sweeps the centres of the
-    PROBES most promising boxes per sequence, so the best cost tightens as the boxes shrink."""
+    in a box of one w0 and at most LEAF_CELLS cells whose bound (the box's) can still beat its
+    sequence's best. A box is w0 in Q*[k_lo, k_hi] and L in [grid[i_lo], grid[i_hi + 1]]; each
+    level halves both sides and sweeps the centres of the PROBES most promising boxes per
+    sequence, so the best cost tightens as the boxes shrink."""
     g, n = grid.size, k_max.size
     seq, k_lo, k_hi = np.arange(n), np.ones(n, dtype=int), k_max.copy()
     i_lo, i_hi = np.zeros(n, dtype=int), np.full(n, g - 1)
     leaves: list[tuple[np.ndarray, ...]] = []
     by_w0 = _RangeMin(isotonic_bound(*data[:2], k_max))
     while seq.size:
-        bound = lower_bound(
-            *data, seq, Q * k_lo, grid[i_lo], grid[np.minimum(i_hi + 1, g - 1)], Q * k_hi
-        )
-        bound = np.maximum(bound, by_w0(seq, k_lo - 1, k_hi - 1))
-        order = np.lexsort((bound, seq))
+        # The per-w0 bound first: boxes it rules out need no level bound.
+        bound = by_w0(seq, k_lo - 1, k_hi - 1)
+        r = np.flatnonzero(bound < best.cost[seq] - 1e-9)
+        l_lo, l_hi = grid[i_lo[r]], grid[np.minimum(i_hi[r] + 1, g - 1)]
+        level = lower_bound(*data, seq[r], Q * k_lo[r], l_lo, l_hi, Q * k_hi[r])
+        bound[r] = np.maximum(bound[r], level)
+        order = _lexorder(bound, seq)
         probe = order[_rank_within(seq[order]) < PROBES]
         w0_p, l_p = Q * ((k_lo[probe] + k_hi[probe]) // 2), grid[(i_lo[probe] + i_hi[probe]) // 2]
         best.update(seq[probe], w0_p, l_p, *sweep_a(*data, seq[probe], w0_p, l_p))
         keep = bound < best.cost[seq] - 1e-9
-        leaf = keep & (k_lo == k_hi) & (i_lo == i_hi)
-        leaves.append((seq[leaf], Q * k_lo[leaf], i_lo[leaf], bound[leaf]))
+        leaf = keep & (k_lo == k_hi) & (i_hi - i_lo < LEAF_CELLS)
+        count = i_hi[leaf] - i_lo[leaf] + 1
+        seq_l, w0_l, bound_l = (np.repeat(v[leaf], count) for v in (seq, Q * k_lo, bound))
+        leaves.append((seq_l, w0_l, _ranges(i_lo[leaf], count), bound_l))
         keep &= ~leaf
         seq, k_lo, k_hi, i_lo, i_hi = (v[keep] for v in (seq, k_lo, k_hi, i_lo, i_hi))
         k_mid, i_mid = (k_lo + k_hi) // 2, (i_lo + i_hi) // 2
@@ -278,18 +346,21 @@ def isotonic_bound(logw: np.ndarray, mask: np.ndarray, k_max: np.ndarray) -> np.
     ks = np.arange(1, int(k_max.max()) + 1)
     out = np.full((n, ks.size), np.inf)
     step = max(1, _CHUNK // (ks.size * d * (d + 1)))
+    floor = np.log(Q * ks)  # (K,)
     for start in range(0, n, step):
         r = slice(start, start + step)
         x = np.where(mask[r], logw[r], _PAD)  # padding sorts last; its steps are skipped
-        floor = np.log(Q * ks)[None, :, None]  # (1, K, 1)
-        values = np.maximum(np.sort(x, axis=1)[:, None, :], floor)  # (b, K, d), sorted
-        values = np.concatenate([np.broadcast_to(floor, values.shape[:2] + (1,)), values], -1)
-        f = np.where(np.arange(d + 1) == 0, np.abs(x[:, 0, None, None] - values), np.inf)
+        # Layout (value, sequence, w0): the DP's prefix minimum runs over the first axis.
+        values = np.empty((d + 1,) + x.shape[:1] + floor.shape)
+        values[0] = floor
+        values[1:] = np.maximum(np.sort(x, axis=1).T[:, :, None], floor)  # sorted
+        f = np.full(values.shape, np.inf)
+        f[0] = np.abs(x[:, 0, None] - floor)
         for j in range(1, d):
-            cost = np.abs(x[:, j, None, None] - values)
-            step_j = cost + np.minimum.accumulate(f, axis=-1)
-            f = np.where(mask[r, j, None, None], step_j, f)
-        out[r] = f.min(-1)
+            step_j = np.abs(x[None, :, j, None] - values)
+            step_j += _prefix_min(f)
+            f = np.where(mask[r, j, None], step_j, f)
+        out[r] = f.min(0)
     return np.where(ks[None, :] <= k_max[:, None], out, np.inf)
 
 
@@ -316,15 +387,19 @@ def sweep_a(logw, mask, maxw, seq, w0, L) -> tuple[np.ndarray, np.ndarray]:
     """For candidate rows (sequence index, w0, L): the exactly best a and its summed cost."""
     a_out, cost_out = np.empty(seq.size), np.empty(seq.size)
     d = mask.sum(1)[seq]
-    # Only a up to a1 can win: once block 1's exponent reaches s_top (the first level >= the
-    # largest width) every block's width is >= every observed width and raising a never helps.
-    # Levels are needed up to the exponent the last block reaches at a1.
-    s_top = np.maximum(np.ceil(np.log((maxw[seq] + Q / 2) / w0) / L), 0)
-    a1 = np.expm1((s_top - 0.5) * L)
-    s_need = np.ceil(np.log1p(np.maximum(d - 1, 1) * np.maximum(a1, 0)) / L + 0.5) + 1
-    for r, s_b, d_b in _groups(s_need, d):
-        lw = logw[seq[r], :d_b]
-        a_out[r], cost_out[r] = _sweep_block(lw, w0[r], L[r], a1[r], s_b)
+    # Only a up to a1 can win: past a1 every block j is at or above s_j, the first level >= its
+    # own width (reached at a = expm1((s_j - 0.5) L) / j), where its cost grows with its level,
+    # and levels only grow with a. Levels are needed up to the exponent the last block reaches
+    # at a1.
+    log_up = np.log(np.exp(logw[:, 1:]) + Q / 2)[seq]  # per sequence, then per row
+    s_j = np.maximum(np.ceil((log_up - np.log(w0)[:, None]) / L[:, None]), 0)
+    reach = np.expm1((s_j - 0.5) * L[:, None]) / np.arange(1, log_up.shape[1] + 1)
+    a1 = np.where(mask[seq, 1:], reach, 0.0).max(1, initial=0.0)
+    s_need = np.ceil(np.log1p(np.maximum(d - 1, 1) * a1) / L + 0.5) + 1
+    for r, s_b, d_b in _groups(s_need, d, MERGE_ROWS):
+        a_out[r], cost_out[r] = _sweep_block(
+            logw[seq[r], :d_b], mask[seq[r], :d_b], w0[r], L[r], a1[r], s_b, _bucket(s_need[r])
+        )
     return a_out, cost_out
 
 
@@ -350,10 +425,10 @@ def lower_bound(logw, mask, maxw, seq, w0, L_lo, L_hi, w0_hi=None) -> np.ndarray
     first = logw[seq, 0]
     out = np.maximum(np.maximum(np.log(w0) - first, first - np.log(w0_hi)), 0.0)
     d = mask.sum(1)[seq]
-    for r, s_b, d_b in _groups(s_top - s_low, d):
+    for r, s_b, d_b in _groups(s_top - s_low, d, MERGE_ROWS):
         if d_b < 2:
             continue
-        r = r[np.argsort(L_lo[r], kind="stable")]  # `_reachable_min` wants rows sorted by L
+        r = r[np.argsort(L_lo[r])]  # `_reachable_min` wants rows sorted by L
         # Layout (block, level, row): each DP step is one vector operation over the rows.
         lw = np.ascontiguousarray(logw[seq[r], 1:d_b].T)[:, None, :]
         lv_lo = np.ascontiguousarray(_log_levels(w0[r], L_lo[r], s_b, s_low[r]).T)
@@ -365,6 +440,9 @@ def lower_bound(logw, mask, maxw, seq, w0, L_lo, L_hi, w0_hi=None) -> np.ndarray
             cost = lv_lo - lw
             np.maximum(cost, lw - lv_hi, out=cost)
             np.maximum(cost, 0.0, out=cost)
+        own = mask[seq[r], 1:d_b].T
+        if not own.all():
+            cost *= own[:, None, :]  # blocks past a row's end cost nothing
         f = cost[0]
         for j in range(2, d_b):
             f = _reachable_min(f, j, L_lo[r])  # a fresh array: add in place
@@ -380,10 +458,11 @@ def _reachable_min(f: np.ndarray, j: int, L: np.ndarray) -> np.ndarray:
     The rows come sorted by L, so the cap falls along them and each window width is applied to
     a leading slice of the columns; caps above MAX_STEP take the plain prefix minimum."""
     if j < 2:
-        return np.minimum.accumulate(f, axis=0)
-    neg_step = -(np.floor(math.log(j / (j - 1)) / L + 1e-9) + 1)  # non-decreasing
-    # cols[w - 1]: the number of (leading) rows whose cap is at least w, w = 1..MAX_STEP + 1.
-    cols = neg_step.searchsorted(-np.arange(1, MAX_STEP + 2), side="right").tolist()
+        return _prefix_min(f)
+    # cols[w - 1]: the number of (leading) rows whose cap is at least w, w = 1..MAX_STEP + 1:
+    # floor(log(j / (j-1)) / L + 1e-9) + 1 >= w, i.e. L <= log(j / (j-1)) / (w - 1 - 1e-9).
+    limits = math.log(j / (j - 1)) / (np.arange(1, MAX_STEP + 1) - 1e-9)
+    cols = [L.size] + L.searchsorted(limits, side="right").tolist()
     window = f.copy()
     for width in range(1, min(MAX_STEP, f.shape[0] - 1) + 1):
         c = cols[width - 1]
@@ -392,23 +471,49 @@ def _reachable_min(f: np.ndarray, j: int, L: np.ndarray) -> np.ndarray:
         np.minimum(window[width:, :c], f[:-width, :c], out=window[width:, :c])
     if cols[MAX_STEP]:
         c = cols[MAX_STEP]
-        window[:, :c] = np.minimum.accumulate(f[:, :c], axis=0)
+        window[:, :c] = _prefix_min(f[:, :c])
     return window
 
 
-def _groups(levels: np.ndarray, d: np.ndarray):
-    """Row blocks of one sequence length and similar level counts (rounded up to 4), with
-    bounded memory: (row indices, levels S, length d); no padded blocks or levels computed."""
-    bucket = 4 * np.ceil(np.maximum(levels, 1) / 4).astype(int)
-    key = bucket * (d.max() + 1) + d
+def _prefix_min(f: np.ndarray) -> np.ndarray:
+    """np.minimum.accumulate(f, axis=0); with many columns one vector minimum per row is several
+    times faster (accumulate walks the columns one element at a time)."""
+    if f[0].size < 128:
+        return np.minimum.accumulate(f, axis=0)
+    out = f.copy()
+    for i in range(1, out.shape[0]):
+        np.minimum(out[i], out[i - 1], out=out[i])
+    return out
+
+
+def _bucket(levels: np.ndarray) -> np.ndarray:
+    """Level counts rounded up to a multiple of 4 (at least 4): a row's levels in `_groups`."""
+    return 4 * np.ceil(np.maximum(levels, 1) / 4).astype(int)
+
+
+def _groups(levels: np.ndarray, d: np.ndarray, merge: int = 0):
+    """Row blocks of one sequence length and level count (`_bucket`), with bounded memory:
+    (row indices, levels S, length d). Blocks of fewer than `merge` rows join the next ones
+    (larger S or d, which the callers pad without changing any row's result): each block costs
+    a fixed number of numpy calls."""
+    key = _bucket(levels) * (d.max() + 1) + d
+    if key.max(initial=0) < 1 << 16:
+        key = key.astype(np.uint16)  # sorts by radix
     order = np.argsort(key, kind="stable")  # one sort, not one comparison pass per group
-    keys, starts = np.unique(key[order], return_index=True)
-    for k, lo, hi in zip(keys, starts, np.r_[starts[1:], order.size], strict=True):
+    sorted_keys = key[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], order.size]
+    lo, s_b, d_b = 0, 0, 0
+    for k, hi in zip(sorted_keys[starts].tolist(), ends.tolist(), strict=True):
+        s_k, d_k = divmod(k, int(d.max()) + 1)
+        s_b, d_b = max(s_b, s_k), max(d_b, d_k)
+        if hi - lo < merge and hi < order.size:
+            continue
         idx = order[lo:hi]
-        s_b, d_b = divmod(int(k), int(d.max()) + 1)
         step = max(1, _CHUNK // (d_b * (s_b + 1)))
         for start in range(0, idx.size, step):
             yield idx[start : start + step], s_b, d_b
+        lo, s_b, d_b = hi, 0, 0
 
 
 def _log_levels(w0, L, S, first=0) -> np.ndarray:
@@ -418,52 +523,76 @@ def _log_levels(w0, L, S, first=0) -> np.ndarray:
     return np.log(np.maximum(np.rint(w0[:, None] * np.exp(s * L[:, None]) / Q), 1) * Q)
 
 
-def _sweep_block(logw, w0, L, a1, S) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of one length d: sort the exponent steps of blocks 1..d-1 in a, accumulate."""
+def _sweep_block(logw, mask, w0, L, a1, S, S_own) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of at most d blocks (a row's blocks past its `mask` cost nothing and never step),
+    levels 0..S: sort the exponent steps of blocks 1..d-1 in a, accumulate. S_own: the levels
+    each row would get alone, so a row's result does not depend on the others in the block."""
     b, dlen = logw.shape
     cost = logw[..., None] - _log_levels(w0, L, S)[:, None, :]  # (b, d, S+1)
     np.abs(cost, out=cost)
-    base = cost[:, :, 0].sum(1)  # a -> 0: every exponent 0
+    padded = not mask.all()
+    if padded:
+        cost *= mask[..., None]
+    # a -> 0: every exponent 0. Summed one block after the other (np.sum's pairwise order
+    # changes with the row length), so padding blocks add exact zeros.
+    base = np.cumsum(cost[:, :, 0], axis=1)[:, -1]
     if dlen == 1:
         return np.zeros(b), base
     delta = np.diff(cost[:, 1:, :], axis=-1).reshape(b, -1)  # (b, (D-1)*S)
     j = np.arange(1, dlen)[:, None]
     events = np.expm1((np.arange(S) + 0.5) * L[:, None])[:, None, :] / j  # (b, D-1, S)
+    if padded:
+        np.copyto(events, np.inf, where=~mask[:, 1:, None])  # padding blocks never step
     events = events.reshape(b, -1)
     # States past a1 never win (see `sweep_a`), and past a_cap some events are missing: every
     # event past a1 gets an infinite step, so every cumulative cost from the first on is infinite.
-    delta[events > a1[:, None]] = np.inf
+    np.copyto(delta, np.inf, where=events > a1[:, None])
     events, order = _sorted_with_index(events)
     n_ev = events.shape[1]
     order += np.arange(b)[:, None] * n_ev  # flat indices: cheaper than take_along_axis
-    steps = delta.ravel()[order]
+    k, gain = _cheapest_prefix(delta.ravel(), order)  # cost after each event, relative to base
     rows = np.arange(b)
-    total = np.cumsum(steps, -1)  # cost after each event, relative to base
-    k = np.argmin(total, -1)
-    gain = total[rows, k]
     stay = ~(gain < 0)  # no event at all (a below the first one) is at least as good
     # The interval of a: [0, events[0]) for no event, else (events[k], events[k + 1]).
     lo = np.where(stay, 0.0, events[rows, k])
     nxt = np.where(stay, 0, k + 1)
     hi = np.where(nxt < n_ev, events[rows, np.minimum(nxt, n_ev - 1)], np.inf)
-    # Past the last computed level the next event is at least a_cap (block D-1 at level S).
-    hi = np.minimum(hi, np.expm1((S + 0.5) * L) / max(dlen - 1, 1))
+    # Past the row's own last level the next event is at least a_cap (its last block at S_own);
+    # the steps of levels beyond S_own all lie past a_cap.
+    hi = np.minimum(hi, np.expm1((S_own + 0.5) * L) / np.maximum(mask.sum(1) - 1, 1))
     with np.errstate(invalid="ignore"):
         a = np.where(lo > 0, np.sqrt(lo * hi), hi / 2)
     return a, base + np.where(stay, 0.0, gain)
 
 
+def _cheapest_prefix(values: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `order`: the index and value of the smallest running sum of values[order].
+    numpy's cumsum adds one element at a time along a row; with many rows, one vector add per
+    column over all rows is several times faster (the same additions, so the same sums)."""
+    rows = np.arange(order.shape[0])
+    if order.shape[0] < SUM_ROWS:
+        total = np.cumsum(values[order], -1)
+        k = np.argmin(total, -1)
+        return k, total[rows, k]
+    total = values[order.T]
+    for i in range(1, total.shape[0]):
+        np.add(total[i], total[i - 1], out=total[i])
+    k = np.argmin(total, 0)
+    return k, total[k, rows]
+
+
 def _sorted_with_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each row of positive floats sorted, with the permutation: the column index is written
-    into the low mantissa bits and the rows sorted as integers (a plain sort is several times
+    into the low 16 mantissa bits and the rows sorted as integers (a plain sort is several times
     faster than argsort plus a gather). The values come back with those bits cleared (relative
-    error < 2**-36 for rows up to 65,536 long): enough for interval ends; longer rows argsort."""
+    error < 2**-36: enough for interval ends); ties fall in column order. Neither depends on the
+    row's length, so padding columns placed after (or sorting after) the real ones change
+    nothing. Rows longer than 65,536 sort stably with argsort (the same order, exact values)."""
     cols = values.shape[-1]
-    bits = max(1, (cols - 1).bit_length())
-    if bits > 16:
-        order = np.argsort(values, axis=-1)
+    if cols > 1 << 16:
+        order = np.argsort(values, axis=-1, kind="stable")
         return np.take_along_axis(values, order, -1), order
-    low = np.uint64((1 << bits) - 1)
+    low = np.uint64(0xFFFF)
     keys = (values.view(np.uint64) & ~low) | np.arange(cols, dtype=np.uint64)
     keys.sort(axis=-1)  # non-negative floats order as their bit patterns
     return (keys & ~low).view(np.float64), (keys & low).view(np.int64)
