@@ -238,9 +238,11 @@ def test_sweep_finds_the_best_wa_among_all_intervals():
         assert np.abs(np.log(ws / got)).sum() == pytest.approx(cost[i], abs=1e-9)
 
 
-def test_lexorder_is_lexsort():
+@pytest.mark.parametrize("rank_bits", [24, 12])  # 12: arrays of 5,000 take the lexsort path
+def test_lexorder_is_lexsort(monkeypatch, rank_bits):
     """The packed-key sort the search uses instead of np.lexsort: the same order, ties (kept in
     the order of the later keys, then by position), inf and -0.0 included."""
+    monkeypatch.setattr(qlinear_search, "_RANK_BITS", rank_bits)
     rng = np.random.default_rng(8)
     for n in (0, 1, 7, 5000):
         seq = rng.integers(0, 40, n)

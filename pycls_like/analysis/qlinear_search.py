@@ -204,9 +204,10 @@ def _lexorder(*keys: np.ndarray) -> np.ndarray:
     as key * n + rank), so every pass is a plain sort of distinct values. Float keys closer
     than 2**-28 relative keep the order of the keys after them; large arrays use lexsort."""
     n = keys[0].size
-    if n >= 1 << _RANK_BITS:
-        return np.lexsort(keys)
     low = np.uint64((1 << _RANK_BITS) - 1)
+    if n >= 1 << _RANK_BITS:  # the same order: floats cut to the same precision
+        cut = [(k + 0.0).view(np.uint64) & ~low if k.dtype.kind == "f" else k for k in keys]
+        return np.lexsort(cut)
     order, rank = np.arange(n), np.arange(n)
     for key in keys:
         if key.dtype.kind == "f":
