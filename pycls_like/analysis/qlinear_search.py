@@ -48,7 +48,7 @@ REFINE_SUB = 8  # each refinement round divides the step by this
 REFINE_ROUNDS = 2  # final step: grid step / 64 (the fine grid's is about / 5)
 WAVES = (8, 32, 128, 512)  # candidates swept per sequence before the bound is re-applied
 MAX_STEP = 3  # level steps up to this are windowed in the bound; larger ones are left free
-MERGE_ROWS = 64
+MERGE_ROWS = 64  # row blocks smaller than this join the next (`_groups`): fewer numpy calls
 PROBES = 8  # box centres per sequence swept at each level of the descent (upper bounds)
 SUM_ROWS = 256  # `_cheapest_prefix` adds column by column from this many rows on
 _CHUNK = 300_000  # elements per vectorized block: float64 temporaries stay in cache (2 MB)
@@ -202,7 +202,8 @@ def _lexorder(*keys: np.ndarray) -> np.ndarray:
     """`np.lexsort(keys)` (the last key primary) for integer keys and float keys >= 0, about 8x
     faster: each key is sorted as 64-bit values carrying the rank so far in their low bits (or
     as key * n + rank), so every pass is a plain sort of distinct values. Float keys closer
-    than 2**-28 relative keep the order of the keys after them; large arrays use lexsort."""
+    than 2**-28 relative keep the order of the keys after them; arrays of 2**24 rows or more use
+    lexsort on floats cut to the same precision (the same order)."""
     n = keys[0].size
     low = np.uint64((1 << _RANK_BITS) - 1)
     if n >= 1 << _RANK_BITS:  # the same order: floats cut to the same precision
